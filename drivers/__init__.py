@@ -1,0 +1,1 @@
+"""QCoDeS drivers, one module per instrument model (named by import path in station files)."""

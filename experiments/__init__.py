@@ -1,0 +1,1 @@
+"""Experiment definitions, written against labctl only and registered by entry point."""

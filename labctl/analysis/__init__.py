@@ -1,0 +1,1 @@
+"""Lineshapes, lmfit models and estimators returning frozen results."""

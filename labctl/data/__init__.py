@@ -1,0 +1,1 @@
+"""The archive: QCoDeS dataset index, raw time-tag store and provenance."""

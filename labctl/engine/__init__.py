@@ -1,0 +1,1 @@
+"""Running experiments: blocks, progress, pause/abort, checkpoints, safe state."""

@@ -1,0 +1,1 @@
+"""Pure, seeded physics models of a quantum-network link (numpy/scipy only)."""

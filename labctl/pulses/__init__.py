@@ -1,0 +1,1 @@
+"""Pulse-sequence description turned into AWG waveforms and markers."""

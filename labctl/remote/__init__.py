@@ -1,0 +1,1 @@
+"""zmq remote operation: instrument server, proxies, herald bus, CURVE auth."""

@@ -1,0 +1,1 @@
+"""HTML/PNG reports of runs and certifications."""

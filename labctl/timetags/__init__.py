@@ -1,0 +1,1 @@
+"""Vectorised time-tag processing: heralds, coincidences, histograms."""

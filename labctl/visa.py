@@ -1,0 +1,104 @@
+"""Shared plumbing for labctl's SCPI drivers: error-queue checks and binary blocks.
+
+Every labctl driver is a QCoDeS `VisaInstrument`. `ScpiErrorQueueMixin` adds
+what the drivers of a quantum-network station all need and QCoDeS leaves to
+each driver: after every write the instrument's error queue (``SYST:ERR?``)
+is read and a non-zero entry raises `DriverError(command, reply)`, and
+IEEE-488.2 definite-length binary blocks are sent and received through
+pyvisa's own block codec. The mixin also wraps drivers QCoDeS already ships
+(see ``drivers/rs_sgs100a.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+from qcodes.instrument import VisaInstrument
+
+from labctl.errors import DriverError
+
+log = logging.getLogger(__name__)
+
+_ERROR_REPLY = re.compile(r"^\s*([+-]?\d+)\s*(?:,\s*(.*))?$", re.DOTALL)
+
+#: At most this many entries are drained from an error queue after a refusal.
+MAX_DRAINED_ERRORS = 32
+
+
+def parse_error_reply(reply: str) -> int:
+    """Return the numeric code of a SCPI error-queue entry (``0`` means no error).
+
+    Raises `ValueError` when the reply is not of the form ``<code>[,"<text>"]``.
+    """
+    match = _ERROR_REPLY.match(reply)
+    if match is None:
+        raise ValueError(f"not a SCPI error-queue reply: {reply!r}")
+    return int(match.group(1))
+
+
+@runtime_checkable
+class SafeStateCapable(Protocol):
+    """An instrument that controls something hazardous and can make it safe."""
+
+    def safe_state(self) -> None:
+        """Put the instrument in its safe state (emission off, bias down, ...)."""
+
+
+class ScpiErrorQueueMixin:
+    """Check the SCPI error queue after every write; send/receive binary blocks.
+
+    Mix in before `VisaInstrument` (``class X(ScpiErrorQueueMixin, VisaInstrument)``).
+    """
+
+    #: The query that pops one entry of the instrument's error queue.
+    error_query: ClassVar[str] = "SYST:ERR?"
+
+    def write_raw(self, cmd: str) -> None:
+        super().write_raw(cmd)  # type: ignore[misc]
+        self.check_error_queue(cmd)
+
+    def check_error_queue(self, command: str) -> None:
+        """Raise `DriverError` if the instrument queued an error for ``command``."""
+        handle = self.visa_handle  # type: ignore[attr-defined]
+        reply = handle.query(self.error_query).strip()
+        try:
+            code = parse_error_reply(reply)
+        except ValueError:
+            raise DriverError(self.name, command,  # type: ignore[attr-defined]
+                              f"unparseable error-queue reply {reply!r}") from None
+        if code == 0:
+            return
+        entries = [reply]
+        for _ in range(MAX_DRAINED_ERRORS):
+            more = handle.query(self.error_query).strip()
+            if parse_error_reply(more) == 0:
+                break
+            entries.append(more)
+        log.warning("%s refused %r: %s", self.name, command, "; ".join(entries))  # type: ignore[attr-defined]
+        raise DriverError(self.name, command, "; ".join(entries))  # type: ignore[attr-defined]
+
+    def write_block(self, command: str, values: NDArray[np.generic], datatype: str,
+                    big_endian: bool = False) -> None:
+        """Send ``command`` followed by ``values`` as an IEEE-488.2 definite-length block."""
+        handle = self.visa_handle  # type: ignore[attr-defined]
+        handle.write_binary_values(command, values, datatype=datatype,
+                                   is_big_endian=big_endian)
+        self.check_error_queue(f"{command}<block of {len(values)} values>")
+
+    def query_block(self, command: str, datatype: str,
+                    big_endian: bool = False) -> NDArray[np.generic]:
+        """Send ``command`` and read the IEEE-488.2 block it answers with as an array."""
+        handle = self.visa_handle  # type: ignore[attr-defined]
+        values: NDArray[np.generic] = handle.query_binary_values(
+            command, datatype=datatype, is_big_endian=big_endian, container=np.array)
+        return values
+
+
+class ScpiInstrument(ScpiErrorQueueMixin, VisaInstrument):
+    """Base class of labctl's own SCPI drivers (line-feed terminated)."""
+
+    default_terminator = "\n"

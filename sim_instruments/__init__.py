@@ -1,0 +1,1 @@
+"""Everything that stands in for hardware: pyvisa-sim twins and the virtual lab."""

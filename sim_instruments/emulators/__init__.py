@@ -1,0 +1,1 @@
+"""Wire-protocol emulators of each driver's instrument, answered from the physics."""

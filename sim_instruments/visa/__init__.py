@@ -1,0 +1,1 @@
+"""pyvisa-sim YAML twins, one per driver, loaded through QCoDeS ``pyvisa_sim_file``."""
