@@ -1,0 +1,419 @@
+"""Loading station files: QCoDeS station YAML plus named profiles, checked on load.
+
+A labctl station file is a QCoDeS station file (``instruments:`` with
+``type``, ``address``, ``init``, ``parameters``) with three additions:
+
+- each instrument may name the ``node`` it belongs to and its ``role`` there,
+  so experiments find instruments by role, never by driver class;
+- ``profiles:`` overlay per-instrument settings (``address``, ``init``,
+  ``safety_limits``, ``parameters``) for each way of running the station:
+  ``sim`` for the simulated station, and one profile per lab;
+- ``safety_limits: {parameter: [min, max]}`` *narrow* a parameter's validator
+  (see `labctl.safety`) so a lab's limit can never widen an instrument's range.
+
+Every mistake is reported as a `StationError` naming the file, the instrument
+and the key, before any instrument is contacted where that is possible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+import io
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from qcodes.instrument import Instrument, InstrumentBase
+from qcodes.parameters import ParameterBase
+from qcodes.station import Station
+
+from labctl.clock import Clock, WallClock
+from labctl.errors import LabctlError, SafetyLimitError, StationError
+from labctl.safety import narrow_to_limits
+from labctl.visa import SafeStateCapable
+
+log = logging.getLogger(__name__)
+
+#: The station every command uses unless told otherwise.
+DEFAULT_STATION = Path("stations/two_node.yaml")
+#: The profile every command uses unless told otherwise: never hardware by default.
+DEFAULT_PROFILE = "sim"
+
+_TOP_LEVEL_KEYS = {"description", "instruments", "profiles"}
+#: Keys QCoDeS itself understands in an instrument entry.
+_QCODES_KEYS = {"type", "address", "port", "init", "parameters", "add_parameters",
+                "enable_forced_reconnect"}
+_LABCTL_KEYS = {"node", "role", "safety_limits", "description"}
+_INSTRUMENT_KEYS = _QCODES_KEYS | _LABCTL_KEYS
+_PROFILE_KEYS = {"description", "instruments"}
+_PROFILE_INSTRUMENT_KEYS = {"address", "port", "init", "parameters", "safety_limits"}
+
+
+@dataclass(frozen=True)
+class SafetyLimit:
+    """An allowed [lower, upper] range for one parameter; either bound may be open."""
+
+    parameter: str
+    lower: float | None
+    upper: float | None
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """One instrument of a station, after the profile has been applied and checked."""
+
+    name: str
+    driver: type[Instrument]
+    qcodes_config: dict[str, Any]
+    node: str | None = None
+    role: str | None = None
+    safety_limits: tuple[SafetyLimit, ...] = ()
+
+
+@dataclass(frozen=True)
+class StationSpec:
+    """A checked station file for one profile; nothing has been contacted yet."""
+
+    path: Path
+    profile: str
+    profiles: tuple[str, ...]
+    description: str
+    instruments: tuple[InstrumentSpec, ...] = field(default_factory=tuple)
+
+    def qcodes_yaml(self) -> str:
+        """The profile's instruments as a plain QCoDeS station YAML document."""
+        return yaml.safe_dump(
+            {"instruments": {spec.name: spec.qcodes_config for spec in self.instruments}},
+            sort_keys=False)
+
+
+class LabStation(Station):
+    """A QCoDeS `Station` that knows its profile, its instruments' roles and its clock."""
+
+    def __init__(self, spec: StationSpec, clock: Clock | None = None) -> None:
+        super().__init__(default=False)
+        self.spec = spec
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self._roles = {(s.node, s.role): s.name for s in spec.instruments if s.role}
+
+    @property
+    def profile(self) -> str:
+        return self.spec.profile
+
+    def instrument(self, role: str, node: str | None = None) -> Instrument:
+        """The instrument playing ``role`` (at ``node``, where roles repeat per node)."""
+        name = self._roles.get((node, role))
+        if name is None:
+            known = ", ".join(f"{n}/{r}" if n else r for n, r in sorted(
+                self._roles, key=lambda key: (key[0] or "", key[1])))
+            where = f"node '{node}' " if node else ""
+            raise LabctlError(f"{self.spec.path}: no instrument plays role '{role}' "
+                              f"at {where}(known roles: {known})")
+        component = self.components[name]
+        assert isinstance(component, Instrument)
+        return component
+
+    def loaded_instruments(self) -> list[Instrument]:
+        """The station's instruments, in file order."""
+        return [component for spec in self.spec.instruments
+                if isinstance(component := self.components.get(spec.name), Instrument)]
+
+    def safe_state_all(self) -> None:
+        """Put every hazardous instrument in its safe state; try all before reporting."""
+        failures: list[str] = []
+        for instrument in self.loaded_instruments():
+            if isinstance(instrument, SafeStateCapable):
+                try:
+                    instrument.safe_state()
+                except Exception as error:  # noqa: BLE001 - every instrument must get its turn
+                    log.exception("safe state failed for %s", instrument.name)
+                    failures.append(f"{instrument.name}: {error}")
+        if failures:
+            raise LabctlError("safe state failed for " + "; ".join(failures))
+
+    def close(self) -> None:
+        """Close every instrument of the station."""
+        for instrument in reversed(self.loaded_instruments()):
+            with contextlib.suppress(KeyError):
+                self.remove_component(instrument.name)
+            instrument.close()
+
+    def __enter__(self) -> LabStation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def load(path: str | Path = DEFAULT_STATION, profile: str = DEFAULT_PROFILE,
+         clock: Clock | None = None) -> LabStation:
+    """Load a station file for ``profile``, connect its instruments, apply safety limits.
+
+    Raises `StationError` naming the file, the instrument and the key for any
+    mistake; instruments already connected are closed again on failure.
+    """
+    spec = read_spec(path, profile)
+    station = LabStation(spec, clock)
+    station.load_config(spec.qcodes_yaml())
+    try:
+        for instrument_spec in spec.instruments:
+            _connect(station, instrument_spec)
+    except BaseException:
+        station.close()
+        raise
+    return station
+
+
+def read_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> StationSpec:
+    """Read and check a station file for ``profile`` without contacting anything."""
+    path = Path(path)
+    where = str(path)
+    document = _read_yaml(path)
+    _check_keys(where, None, None, document, _TOP_LEVEL_KEYS)
+    instruments = _mapping(where, None, "instruments", document.get("instruments") or {})
+    if not instruments:
+        raise StationError(where, "defines no instruments", key="instruments")
+    profiles = _mapping(where, None, "profiles", document.get("profiles", {}))
+    if profile not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise StationError(where, f"unknown profile '{profile}' (profiles in this file: "
+                                  f"{known})", key="profiles")
+    overlay = _mapping(where, None, f"profiles.{profile}", profiles[profile] or {})
+    _check_keys(where, None, f"profiles.{profile}", overlay, _PROFILE_KEYS)
+    overlay_instruments = _mapping(where, None, f"profiles.{profile}.instruments",
+                                   overlay.get("instruments", {}))
+    for name in overlay_instruments:
+        if name not in instruments:
+            raise StationError(where, f"profile '{profile}' configures an instrument the "
+                                      "file does not define" + _suggest(name, instruments),
+                               instrument=str(name), key=f"profiles.{profile}.instruments")
+    specs = tuple(
+        _instrument_spec(where, str(name), entry, overlay_instruments.get(name))
+        for name, entry in instruments.items())
+    _check_unique_roles(where, specs)
+    return StationSpec(path=path, profile=profile, profiles=tuple(profiles),
+                       description=str(document.get("description", "")),
+                       instruments=specs)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StationError(where, "station file not found") from None
+    except OSError as error:
+        raise StationError(where, f"cannot read station file: {error.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "syntax error"
+        raise StationError(where, f"not valid YAML{line}: {problem}") from None
+    if not isinstance(document, dict):
+        raise StationError(where, "a station file must be a mapping with an "
+                                  "'instruments' section")
+    return document
+
+
+def _instrument_spec(where: str, name: str, entry: Any,
+                     overlay: Any) -> InstrumentSpec:
+    entry = _mapping(where, name, None, entry)
+    _check_keys(where, name, None, entry, _INSTRUMENT_KEYS)
+    merged = dict(entry)
+    if overlay is not None:
+        overlay = _mapping(where, name, "profile settings", overlay)
+        _check_keys(where, name, None, overlay, _PROFILE_INSTRUMENT_KEYS)
+        for key, value in overlay.items():
+            if key in ("init", "parameters", "safety_limits") and isinstance(
+                    merged.get(key), dict) and isinstance(value, dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    driver = _driver_class(where, name, merged.get("type"))
+    if "init" in merged and merged["init"] is not None:
+        _mapping(where, name, "init", merged["init"])
+    if _needs_address(driver) and not merged.get("address"):
+        raise StationError(where, "no address for this profile (give 'address' in the "
+                                  "instrument or in the profile's settings for it)",
+                           instrument=name, key="address")
+    if "address" in merged and not isinstance(merged["address"], str):
+        raise StationError(where, f"address must be a VISA resource string, not "
+                                  f"{merged['address']!r}", instrument=name, key="address")
+    for key in ("node", "role"):
+        if key in merged and not isinstance(merged[key], str):
+            raise StationError(where, f"must be a name, not {merged[key]!r}",
+                               instrument=name, key=key)
+    limits = _safety_limits(where, name, merged.get("safety_limits", {}))
+    qcodes_config = {key: value for key, value in merged.items() if key in _QCODES_KEYS}
+    return InstrumentSpec(name=name, driver=driver, qcodes_config=qcodes_config,
+                          node=merged.get("node"), role=merged.get("role"),
+                          safety_limits=limits)
+
+
+def _driver_class(where: str, name: str, type_path: Any) -> type[Instrument]:
+    if type_path is None:
+        raise StationError(where, "missing the driver class ('type: package.module.Class')",
+                           instrument=name, key="type")
+    if not isinstance(type_path, str) or "." not in type_path:
+        raise StationError(where, f"'{type_path}' is not an import path of the form "
+                                  "package.module.Class", instrument=name, key="type")
+    module_name, _, class_name = type_path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise StationError(where, f"unknown instrument type '{type_path}': cannot import "
+                                  f"'{module_name}' ({error})",
+                           instrument=name, key="type") from None
+    driver = getattr(module, class_name, None)
+    if driver is None:
+        public = [n for n in vars(module) if not n.startswith("_")]
+        raise StationError(where, f"unknown instrument type '{type_path}': module "
+                                  f"'{module_name}' has no '{class_name}'"
+                                  + _suggest(class_name, public),
+                           instrument=name, key="type")
+    if not (isinstance(driver, type) and issubclass(driver, Instrument)):
+        raise StationError(where, f"'{type_path}' is not a QCoDeS instrument class",
+                           instrument=name, key="type")
+    return driver
+
+
+def _needs_address(driver: type[Instrument]) -> bool:
+    from qcodes.instrument import VisaInstrument
+
+    return issubclass(driver, VisaInstrument)
+
+
+def _safety_limits(where: str, name: str, raw: Any) -> tuple[SafetyLimit, ...]:
+    raw = _mapping(where, name, "safety_limits", raw if raw is not None else {})
+    limits = []
+    for parameter, value in raw.items():
+        key = f"safety_limits.{parameter}"
+        lower, upper = _limit_bounds(where, name, key, value)
+        if lower is not None and upper is not None and lower > upper:
+            raise StationError(where, f"minimum {lower} is above maximum {upper}",
+                               instrument=name, key=key)
+        limits.append(SafetyLimit(str(parameter), lower, upper))
+    return tuple(limits)
+
+
+def _limit_bounds(where: str, name: str, key: str,
+                  value: Any) -> tuple[float | None, float | None]:
+    """Accept ``[min, max]`` or ``{min: .., max: ..}``; each bound a real number."""
+    if isinstance(value, list) and len(value) == 2:
+        bounds = value
+    elif isinstance(value, dict) and value and set(value) <= {"min", "max"}:
+        bounds = [value.get("min"), value.get("max")]
+    else:
+        raise StationError(where, f"a safety limit is [min, max] or {{min: .., max: ..}}, "
+                                  f"not {value!r}", instrument=name, key=key)
+    checked: list[float | None] = []
+    for bound in bounds:
+        if bound is None:
+            checked.append(None)
+        elif isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise StationError(where, f"limit {bound!r} is not a number",
+                               instrument=name, key=key)
+        elif math.isnan(bound):
+            raise StationError(where, "limit is NaN", instrument=name, key=key)
+        else:
+            checked.append(float(bound))
+    return checked[0], checked[1]
+
+
+def _check_unique_roles(where: str, specs: tuple[InstrumentSpec, ...]) -> None:
+    seen: dict[tuple[str | None, str], str] = {}
+    for spec in specs:
+        if spec.role is None:
+            continue
+        key = (spec.node, spec.role)
+        if key in seen:
+            at = f" at node '{spec.node}'" if spec.node else ""
+            raise StationError(where, f"role '{spec.role}'{at} is already played by "
+                                      f"'{seen[key]}'", instrument=spec.name, key="role")
+        seen[key] = spec.name
+
+
+def _connect(station: LabStation, spec: InstrumentSpec) -> None:
+    """Create one instrument through QCoDeS and apply its safety limits."""
+    where = str(station.spec.path)
+    # Some QCoDeS drivers print a connect message; keep stdout clean for --json.
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            instrument = station.load_instrument(spec.name)
+    except LabctlError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any driver/VISA failure becomes one line
+        reason = _one_line(error)
+        raise StationError(where, f"cannot connect to {spec.qcodes_config.get('address')!r} "
+                                  f"with {spec.driver.__name__}: {reason}",
+                           instrument=spec.name, key="address") from error
+    if captured.getvalue().strip():
+        log.info("%s: %s", spec.name, captured.getvalue().strip())
+    for limit in spec.safety_limits:
+        parameter = _find_parameter(where, spec.name, instrument, limit.parameter)
+        try:
+            narrow_to_limits(parameter, limit.lower, limit.upper)
+        except SafetyLimitError as error:
+            raise StationError(where, str(error), instrument=spec.name,
+                               key=f"safety_limits.{limit.parameter}") from None
+
+
+def _find_parameter(where: str, name: str, instrument: InstrumentBase,
+                    dotted: str) -> ParameterBase:
+    """Resolve ``ch1.bias_current``-style names through submodules to a parameter."""
+    node: InstrumentBase = instrument
+    *path, leaf = dotted.split(".")
+    for part in path:
+        child = node.submodules.get(part)
+        if not isinstance(child, InstrumentBase):
+            raise StationError(where, f"the instrument has no channel or submodule '{part}'"
+                                      + _suggest(part, node.submodules),
+                               instrument=name, key=f"safety_limits.{dotted}")
+        node = child
+    if leaf not in node.parameters:
+        raise StationError(where, f"the instrument has no parameter '{leaf}'"
+                                  + _suggest(leaf, node.parameters),
+                           instrument=name, key=f"safety_limits.{dotted}")
+    return node.parameters[leaf]
+
+
+def _mapping(where: str, instrument: str | None, key: str | None,
+             value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        what = f"'{key}'" if key else "an instrument entry"
+        raise StationError(where, f"{what} must be a mapping, not {type(value).__name__}",
+                           instrument=instrument, key=key)
+    return value
+
+
+def _check_keys(where: str, instrument: str | None, section: str | None,
+                mapping: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            full_key = f"{section}.{key}" if section else str(key)
+            raise StationError(where, "unknown key" + _suggest(str(key), allowed),
+                               instrument=instrument, key=full_key)
+
+
+def _suggest(word: str, choices: Iterator[str] | Mapping[str, Any] | set[str] | list[str]
+             ) -> str:
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _one_line(error: BaseException) -> str:
+    """The first, own message of an error (QCoDeS appends context to ``args``)."""
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror
+    else:
+        text = str(error.args[0]) if error.args else type(error).__name__
+    return " ".join(text.split()) or type(error).__name__
