@@ -131,7 +131,7 @@ class LabStation(Station):
             if isinstance(instrument, SafeStateCapable):
                 try:
                     instrument.safe_state()
-                except Exception as error:  # noqa: BLE001 - every instrument must get its turn
+                except Exception as error:  # every instrument must get its turn
                     log.exception("safe state failed for %s", instrument.name)
                     failures.append(f"{instrument.name}: {error}")
         if failures:
@@ -351,7 +351,7 @@ def _connect(station: LabStation, spec: InstrumentSpec) -> None:
             instrument = station.load_instrument(spec.name)
     except LabctlError:
         raise
-    except Exception as error:  # noqa: BLE001 - any driver/VISA failure becomes one line
+    except Exception as error:  # any driver/VISA failure: one line
         reason = _one_line(error)
         raise StationError(where, f"cannot connect to {spec.qcodes_config.get('address')!r} "
                                   f"with {spec.driver.__name__}: {reason}",
