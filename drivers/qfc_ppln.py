@@ -28,20 +28,22 @@ command (as sent)                          origin
 ``:MEAS:POW2?``                            labctl's own (see below)
 ========================================  ==========================================
 
-Confirmed from documentation: the Thorlabs *Series 4000 SCPI Programmer's
-Reference* (its table of contents, ``*IDN?`` format, ``*RST`` behaviour and
-status registers were read) together with consistent third-party ITC4001
-drivers for the exact spellings of ``OUTPut1/2:STATe``,
-``SOURce2:TEMPerature:SPOint``, ``MEASure:TEMPerature?``, ``UNIT:TEMPerature``
-and ``SYSTem:ERRor:NEXT?``.
+How far this is confirmed: from the Thorlabs *Series 4000 SCPI Programmer's
+Reference* itself only excerpts were read (its table of contents, the
+``*IDN?`` reply format, ``*RST`` switching the outputs off, the status
+registers). The exact spellings ``OUTPut1/2:STATe``,
+``SOURce2:TEMPerature:SPOint``, ``MEASure:TEMPerature?``, ``UNIT:TEMPerature``,
+``SOURce:FUNCtion:MODE`` and ``SYSTem:ERRor:NEXT?`` are confirmed by several
+independent third-party ITC4001/ITC4002 drivers that agree with that manual's
+structure, not by the manual's own command pages.
 
 labctl's own, not ITC4000 behaviour:
 
 - ``:SOUR:POW`` is the *optical* pump power in watts, and the module is always
   in constant-power mode. The ITC4000 has an "LD optical power" setpoint
-  (``SOURce[1]:POWer``, photodiode-calibrated) but only after
-  ``SOURce:FUNCtion:MODE POWer``, which it refuses while the output is on;
-  the mnemonic was not verified verbatim. A real ITC drives diode *current*.
+  (section "LD Optical Power", photodiode-calibrated) that applies only in
+  its constant-power mode (``SOURce:FUNCtion:MODE POWer``); the ``:SOUR:POW``
+  spelling was not verified verbatim. A real ITC drives diode *current*.
 - ``:MEAS:POW2?`` (pump power from the monitor photodiode, W) follows the
   ITC4000's ``MEASure:POWer2?`` as seen in third-party code, not verified.
 - ``oven_stable`` is computed by this driver (heater on and
@@ -73,8 +75,8 @@ class PPLNFrequencyConverter(ScpiInstrument):
     error_query = ":SYST:ERR?"
     #: Pump power setpoint range of the model, W.
     pump_power_range_w: ClassVar[tuple[float, float]] = (0.0, 3.0)
-    #: Oven setpoint range of the model, °C (PPLN is kept warm against
-    #: photorefractive damage; 200 °C is the oven's limit).
+    #: Oven setpoint range of the model, °C (PPLN is run warm against
+    #: photorefractive damage; 200 °C is a typical PPLN-oven limit).
     oven_temperature_range_c: ClassVar[tuple[float, float]] = (25.0, 200.0)
     #: The oven counts as stabilised within this distance of its setpoint, °C.
     oven_stability_tolerance_c: ClassVar[float] = 0.05
@@ -149,9 +151,10 @@ class PPLNFrequencyConverter(ScpiInstrument):
         """Stop pump emission; leave the oven (setpoint and heater) as it is.
 
         The multi-watt pump is the hazard. The PPLN oven is deliberately not
-        touched: cooling a PPLN crystal fast (or letting it cool under light)
-        risks photorefractive damage and thermal stress, and re-stabilising
-        takes long, so it stays at temperature.
+        touched: a fast temperature change of PPLN builds up pyroelectric
+        charge and thermal stress that can damage the crystal, and
+        re-stabilising the phase matching takes long, so it stays at
+        temperature. Cool it down slowly, by hand, if it must be cooled.
         """
         log.info("%s: safe state, pump emission off (oven left as is)", self.name)
         self.pump_emission.set(False)

@@ -46,3 +46,7 @@ class StationError(LabctlError):
 
 class SafetyLimitError(LabctlError):
     """A safety limit from the station file cannot be applied to a parameter."""
+
+
+class ParameterError(LabctlError):
+    """A command-line or configuration value is out of range or of the wrong kind."""

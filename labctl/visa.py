@@ -62,24 +62,38 @@ class ScpiErrorQueueMixin:
         self.check_error_queue(cmd)
 
     def check_error_queue(self, command: str) -> None:
-        """Raise `DriverError` if the instrument queued an error for ``command``."""
+        """Raise `DriverError` if the instrument queued an error for ``command``.
+
+        Only writes are checked: a command ending in ``?`` must go through
+        ``ask``, or its reply would be read as the error-queue entry.
+        """
+        entries = self.drain_error_queue()
+        if entries:
+            self._refuse(command, entries)
+
+    def drain_error_queue(self) -> list[str]:
+        """Pop error-queue entries until the instrument reports none; return them.
+
+        An unparseable reply ends the drain and is returned as an entry.
+        """
         handle = self.visa_handle  # type: ignore[attr-defined]
-        reply = handle.query(self.error_query).strip()
-        try:
-            code = parse_error_reply(reply)
-        except ValueError:
-            raise DriverError(self.name, command,  # type: ignore[attr-defined]
-                              f"unparseable error-queue reply {reply!r}") from None
-        if code == 0:
-            return
-        entries = [reply]
+        entries: list[str] = []
         for _ in range(MAX_DRAINED_ERRORS):
-            more = handle.query(self.error_query).strip()
-            if parse_error_reply(more) == 0:
+            reply = handle.query(self.error_query).strip()
+            try:
+                code = parse_error_reply(reply)
+            except ValueError:
+                entries.append(f"unparseable error-queue reply {reply!r}")
                 break
-            entries.append(more)
-        log.warning("%s refused %r: %s", self.name, command, "; ".join(entries))  # type: ignore[attr-defined]
-        raise DriverError(self.name, command, "; ".join(entries))  # type: ignore[attr-defined]
+            if code == 0:
+                break
+            entries.append(reply)
+        return entries
+
+    def _refuse(self, command: str, entries: list[str]) -> None:
+        name = self.name  # type: ignore[attr-defined]
+        log.warning("%s refused %r: %s", name, command, "; ".join(entries))
+        raise DriverError(name, command, "; ".join(entries))
 
     def write_block(self, command: str, values: NDArray[np.generic], datatype: str,
                     big_endian: bool = False) -> None:

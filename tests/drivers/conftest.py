@@ -33,3 +33,26 @@ def open_twin() -> Iterator[Callable[..., Any]]:
     yield _open
     for instrument in opened:
         instrument.close()
+
+
+@pytest.fixture
+def command_log(monkeypatch: pytest.MonkeyPatch) -> Callable[[VisaInstrument], list[str]]:
+    """Attach a log of every command string an instrument writes or queries, in order."""
+
+    def _attach(instrument: VisaInstrument) -> list[str]:
+        commands: list[str] = []
+        write_raw, ask_raw = instrument.write_raw, instrument.ask_raw
+
+        def record_write(cmd: str) -> None:
+            commands.append(cmd)
+            write_raw(cmd)
+
+        def record_ask(cmd: str) -> str:
+            commands.append(cmd)
+            return ask_raw(cmd)
+
+        monkeypatch.setattr(instrument, "write_raw", record_write)
+        monkeypatch.setattr(instrument, "ask_raw", record_ask)
+        return commands
+
+    return _attach

@@ -1,0 +1,574 @@
+"""Tektronix AWG5014C arbitrary waveform generator (pulse sequences and markers).
+
+The AWG of a quantum-network node: its analog outputs drive optical
+modulators and AOMs, its markers open detection windows and trigger the time
+tagger. This driver is the small, validated subset of the AWG5000-series
+command set such experiments need: the waveform list, the hardware sequencer,
+run control and the per-channel output levels.
+
+Waveform format (``INTeger`` waveforms), defined once here for the driver and
+for the emulator that decodes uploaded waveforms: each sample is one
+little-endian ``uint16`` whose bits 0-13 are the 14-bit DAC code, bit 14 is
+marker 1 and bit 15 is marker 2. The analog value ``a`` in [-1, 1] (fraction
+of the half amplitude around the offset) is sent as code
+``round(8191 * a + 8191)``: -1 -> 0, 0 -> 8191 (0x1FFF), +1 -> 16382 (0x3FFE).
+See `encode_waveform` and `decode_waveform`.
+
+Confirmed from Tektronix's own text (the AWG5000/7000 programmer-manual
+command tables as Tektronix publishes them in its generated ``tm_devices``
+command set for AWG5K/AWG5KC, and the AWG5000/7000 online-help table on
+sequencer modes): ``WLISt:WAVeform:NEW <name>,<size>,{REAL|INTeger}``,
+``WLISt:WAVeform:DELete {<name>|ALL}`` (deleting a waveform in use stops the
+AWG and switches its channel off), ``WLISt:WAVeform:DATA
+<name>[,<start>[,<size>]],<block>`` and its query, ``WLISt:WAVeform:LENGth?``;
+``SEQuence:LENGth`` (0 clears the table), ``SEQuence:ELEMent[n]:WAVeform[m]``,
+``:LOOP:COUNt``, ``:LOOP:INFinite``, ``:TWAit``, ``:GOTO:STATe`` /
+``:GOTO:INDex`` (1-based; the index needs the state ON), ``:JTARget:TYPE
+{INDex|NEXT|OFF}`` / ``:JTARget:INDex``; ``AWGControl:RMODe``,
+``AWGControl:RSTate?``; ``SOURce[n]:VOLTage:LEVel:IMMediate:AMPLitude`` /
+``:OFFSet``, ``SOURce[n]:MARKer{1|2}:VOLTage:LEVel:IMMediate:HIGH`` / ``:LOW``,
+``SOURce[n]:WAVeform``, ``SOURce[n]:FREQuency:CW`` (the sample rate),
+``OUTPut[n]:STATe`` (analog output and its markers), ``SYSTem:ERRor:NEXT?``;
+the AWG5000 hardware sequencer's minimum waveform length of 250 points with
+1-point granularity (shorter waveforms silently switch to the software
+sequencer, which loses trigger waits, event jumps and goto except on the
+first/last element).
+
+From secondary sources that cite the manual (the QCoDeS AWG5014 driver and
+other published AWG5014 drivers), not seen in Tektronix's text here: the
+``INTeger`` bit layout and code scale above, the run-state codes of
+``AWGControl:RSTate?`` (0 stopped, 1 waiting for trigger, 2 running), and
+``AWGControl:RUN`` / ``AWGControl:STOP`` sent without their optional
+``:IMMediate`` node.
+
+labctl's own choices (from the AWG5014C data sheet): amplitude 0.02-4.5 Vpp
+and offset +-2.25 V into 50 ohm, marker high -0.9..2.7 V and low
+-1.0..2.6 V, sample rate 10 MS/s-1.2 GS/s, 16.2 M points of waveform memory
+(standard), 8000 sequence elements, loop count up to 65536; ``*OPC?`` after
+uploads and run/stop; the waveform-name rule (ASCII letters, digits,
+``_ . -``; a leading ``*`` only to refer to predefined waveforms).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeGuard
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from pyvisa.errors import VisaIOError
+from qcodes import validators as vals
+from qcodes.instrument import ChannelList, InstrumentChannel
+from qcodes.parameters import Parameter, create_on_off_val_mapping
+
+from labctl.errors import DriverError
+from labctl.visa import ScpiInstrument
+
+log = logging.getLogger(__name__)
+
+# --- the INTeger waveform format -------------------------------------------
+
+#: Resolution of the AWG5014C DAC, bits.
+DAC_BITS = 14
+#: DAC code of the analog value 0 (mid-scale).
+CODE_ZERO = 0x1FFF
+#: Codes per unit analog value: -1 -> 0, +1 -> 2 * CODE_ZERO = 16382.
+CODE_HALF_RANGE = 0x1FFF
+#: Bits 0-13 of a sample hold the DAC code.
+SAMPLE_MASK = (1 << DAC_BITS) - 1
+#: Bit 14 of a sample is marker 1.
+MARKER1_BIT = 1 << 14
+#: Bit 15 of a sample is marker 2.
+MARKER2_BIT = 1 << 15
+
+JumpTarget = int | Literal["next"]
+
+_UPLOAD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_REFERENCE_NAME = re.compile(r"\*?[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def _as_analog(analog: ArrayLike) -> NDArray[np.float64]:
+    """Validate analog samples: 1-D, real, finite, within [-1, 1]."""
+    samples = np.asarray(analog)
+    if samples.ndim != 1:
+        raise ValueError(f"analog must be one-dimensional, got shape {samples.shape}")
+    if samples.size == 0:
+        raise ValueError("analog is empty")
+    if samples.dtype.kind not in "iuf":
+        raise ValueError(f"analog must hold real numbers, got dtype {samples.dtype}")
+    samples = samples.astype(np.float64)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        raise ValueError(f"analog contains NaN or infinite values "
+                         f"(first at index {int(np.argmax(bad))})")
+    outside = np.abs(samples) > 1.0
+    if outside.any():
+        raise ValueError(f"analog values must lie in [-1, 1]; found {samples.min():g} .. "
+                         f"{samples.max():g} (first outside at index {int(np.argmax(outside))})")
+    return samples
+
+
+def _as_marker(marker: ArrayLike, label: str, n_points: int) -> NDArray[np.bool_]:
+    """Validate one marker: 1-D, as long as the analog samples, only 0/1."""
+    values = np.asarray(marker)
+    if values.ndim != 1:
+        raise ValueError(f"{label} must be one-dimensional, got shape {values.shape}")
+    if values.size != n_points:
+        raise ValueError(f"{label} has {values.size} points but analog has {n_points}")
+    if values.dtype.kind == "b":
+        return values
+    if values.dtype.kind not in "iuf" or not np.isin(values, (0, 1)).all():
+        raise ValueError(f"{label} must hold booleans (or 0/1)")
+    return values.astype(bool)
+
+
+def encode_waveform(analog: ArrayLike, marker1: ArrayLike,
+                    marker2: ArrayLike) -> NDArray[np.uint16]:
+    """Pack analog samples in [-1, 1] and two markers into AWG5014C ``INTeger`` words.
+
+    Each word: bits 0-13 = ``round(8191 * analog + 8191)``, bit 14 = marker 1,
+    bit 15 = marker 2. Send the words little-endian. Raises `ValueError` naming
+    the problem for NaN/inf, values outside [-1, 1], non-boolean markers or
+    markers whose length differs from the analog samples.
+    """
+    samples = _as_analog(analog)
+    m1 = _as_marker(marker1, "marker1", samples.size)
+    m2 = _as_marker(marker2, "marker2", samples.size)
+    codes = np.rint(samples * CODE_HALF_RANGE + CODE_ZERO).astype(np.uint16)
+    codes |= m1.astype(np.uint16) << np.uint16(14)
+    codes |= m2.astype(np.uint16) << np.uint16(15)
+    return codes
+
+
+def decode_waveform(words: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_],
+                                                NDArray[np.bool_]]:
+    """Unpack ``INTeger`` words into (analog, marker1, marker2); inverse of `encode_waveform`.
+
+    The analog value of a code is ``(code - 8191) / 8191``; the code 16383,
+    which `encode_waveform` never produces, decodes to 8192/8191.
+    """
+    values = np.asarray(words)
+    if values.ndim != 1:
+        raise ValueError(f"words must be one-dimensional, got shape {values.shape}")
+    if values.dtype.kind not in "iu":
+        raise ValueError(f"words must be integers, got dtype {values.dtype}")
+    if values.size and (values.min() < 0 or values.max() > 0xFFFF):
+        raise ValueError("words must lie in 0 .. 65535 (uint16)")
+    codes = values.astype(np.uint16)
+    analog = ((codes & SAMPLE_MASK).astype(np.float64) - CODE_ZERO) / CODE_HALF_RANGE
+    return analog, (codes & MARKER1_BIT) != 0, (codes & MARKER2_BIT) != 0
+
+
+def check_waveform_length(n_points: int, min_points: int, max_points: int,
+                          granularity: int) -> None:
+    """Raise `ValueError` unless ``n_points`` suits the hardware sequencer."""
+    if n_points < min_points:
+        raise ValueError(f"waveform too short: {n_points} points, the hardware sequencer "
+                         f"needs at least {min_points}")
+    if n_points > max_points:
+        raise ValueError(f"waveform too long: {n_points} points, the memory holds {max_points}")
+    if n_points % granularity:
+        raise ValueError(f"waveform length {n_points} is not a multiple of the "
+                         f"granularity {granularity}")
+
+
+def check_waveform_name(name: str, allow_predefined: bool = False) -> None:
+    """Raise `ValueError` unless ``name`` is a waveform name labctl sends.
+
+    ASCII letters, digits, ``_ . -``; with ``allow_predefined`` a leading
+    ``*`` (the instrument's predefined waveforms, e.g. ``*Sine100``).
+    """
+    pattern = _REFERENCE_NAME if allow_predefined else _UPLOAD_NAME
+    if not isinstance(name, str) or pattern.fullmatch(name) is None:
+        raise ValueError(f"invalid waveform name {name!r}: use ASCII letters, digits, "
+                         f"'_', '.', '-'" + (" (a leading '*' for predefined ones)"
+                                            if allow_predefined else ""))
+
+
+class WaveformName(vals.Validator[str]):
+    """QCoDeS validator for waveform names (predefined ``*`` names allowed)."""
+
+    def __init__(self) -> None:
+        self._valid_values = ("pulse",)
+
+    def validate(self, value: str, context: str = "") -> None:
+        try:
+            check_waveform_name(value, allow_predefined=True)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; {context}") from None
+
+    def __repr__(self) -> str:
+        return "<WaveformName>"
+
+
+# --- the sequence table ------------------------------------------------------
+
+@dataclass(frozen=True)
+class SequenceElement:
+    """One line of the sequence table.
+
+    ``waveforms[i]`` is played on channel ``i + 1`` (``None``: channel left
+    unassigned; trailing ``None`` are dropped). ``event_jump`` is where an
+    event sends the sequencer (1-based index, ``"next"``, or ``None`` to ignore
+    events); ``goto`` is the unconditional 1-based successor (``None``: next).
+    """
+
+    waveforms: tuple[str | None, ...]
+    loop_count: int = 1
+    infinite: bool = False
+    wait_for_trigger: bool = False
+    event_jump: JumpTarget | None = None
+    goto: int | None = None
+
+    def __post_init__(self) -> None:
+        names = tuple(self.waveforms)
+        while names and names[-1] is None:
+            names = names[:-1]
+        if not names:
+            raise ValueError("a sequence element needs at least one waveform")
+        for name in names:
+            if name is not None:
+                check_waveform_name(name, allow_predefined=True)
+        object.__setattr__(self, "waveforms", names)
+        if not _is_int(self.loop_count) or self.loop_count < 1:
+            raise ValueError(f"loop_count must be an integer >= 1, got {self.loop_count!r}")
+        object.__setattr__(self, "loop_count", int(self.loop_count))
+        if _is_int(self.event_jump) and self.event_jump >= 1:
+            object.__setattr__(self, "event_jump", int(self.event_jump))
+        elif not (self.event_jump is None or self.event_jump == "next"):
+            raise ValueError(f"event_jump must be None, 'next' or an index >= 1, "
+                             f"got {self.event_jump!r}")
+        if _is_int(self.goto) and self.goto >= 1:
+            object.__setattr__(self, "goto", int(self.goto))
+        elif self.goto is not None:
+            raise ValueError(f"goto must be None or an index >= 1, got {self.goto!r}")
+
+
+def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
+    """True for Python and numpy integers, not for booleans."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _unquote(reply: str) -> str:
+    text = reply.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+# --- the instrument ----------------------------------------------------------
+
+class AWG5014CChannel(InstrumentChannel):
+    """One analog output with its two markers."""
+
+    def __init__(self, parent: TektronixAWG5014C, name: str, channel: int,
+                 **kwargs: Any) -> None:
+        super().__init__(parent, name, **kwargs)
+        self.channel = channel
+        source = f"SOUR{channel}"
+        self.amplitude: Parameter = self.add_parameter(
+            "amplitude",
+            label=f"Channel {channel} amplitude (peak-to-peak, 50 ohm)",
+            unit="V",
+            get_cmd=f"{source}:VOLT:LEV:IMM:AMPL?",
+            set_cmd=f"{source}:VOLT:LEV:IMM:AMPL {{:.4f}}",
+            get_parser=float,
+            vals=vals.Numbers(*parent.amplitude_range_v),
+        )
+        self.offset: Parameter = self.add_parameter(
+            "offset",
+            label=f"Channel {channel} offset",
+            unit="V",
+            get_cmd=f"{source}:VOLT:LEV:IMM:OFFS?",
+            set_cmd=f"{source}:VOLT:LEV:IMM:OFFS {{:.4f}}",
+            get_parser=float,
+            vals=vals.Numbers(*parent.offset_range_v),
+        )
+        self.output: Parameter = self.add_parameter(
+            "output",
+            label=f"Channel {channel} output (analog and markers)",
+            get_cmd=f"OUTP{channel}:STAT?",
+            set_cmd=f"OUTP{channel}:STAT {{}}",
+            val_mapping=create_on_off_val_mapping(on_val="1", off_val="0"),
+        )
+        self.waveform: Parameter = self.add_parameter(
+            "waveform",
+            label=f"Channel {channel} waveform (run modes other than sequence)",
+            get_cmd=f"{source}:WAV?",
+            set_cmd=f'{source}:WAV "{{}}"',
+            get_parser=_unquote,
+            vals=WaveformName(),
+        )
+        for marker in (1, 2):
+            for level, limits in (("high", parent.marker_high_range_v),
+                                  ("low", parent.marker_low_range_v)):
+                command = f"{source}:MARK{marker}:VOLT:LEV:IMM:{level.upper()}"
+                self.add_parameter(
+                    f"marker{marker}_{level}",
+                    label=f"Channel {channel} marker {marker} {level} level",
+                    unit="V",
+                    get_cmd=f"{command}?",
+                    set_cmd=f"{command} {{:.3f}}",
+                    get_parser=float,
+                    vals=vals.Numbers(*limits),
+                )
+
+
+class TektronixAWG5014C(ScpiInstrument):
+    """Tektronix AWG5014C: waveform list, hardware sequencer, run control, outputs."""
+
+    error_query = "SYST:ERR:NEXT?"
+
+    #: Analog outputs (each with two markers).
+    n_channels: ClassVar[int] = 4
+    #: Amplitude range into 50 ohm, Vpp.
+    amplitude_range_v: ClassVar[tuple[float, float]] = (0.02, 4.5)
+    #: Offset range into 50 ohm, V.
+    offset_range_v: ClassVar[tuple[float, float]] = (-2.25, 2.25)
+    #: Marker high-level range, V.
+    marker_high_range_v: ClassVar[tuple[float, float]] = (-0.9, 2.7)
+    #: Marker low-level range, V.
+    marker_low_range_v: ClassVar[tuple[float, float]] = (-1.0, 2.6)
+    #: Sample-rate range, samples per second.
+    sample_rate_range_hz: ClassVar[tuple[float, float]] = (10e6, 1.2e9)
+    #: Shortest waveform the hardware sequencer plays, points.
+    min_waveform_points: ClassVar[int] = 250
+    #: Waveform lengths must be multiples of this, points.
+    waveform_granularity: ClassVar[int] = 1
+    #: Waveform memory (standard instrument), points.
+    max_waveform_points: ClassVar[int] = 16_200_000
+    #: Sequence-table length.
+    max_sequence_length: ClassVar[int] = 8000
+    #: Largest finite loop count of a sequence element.
+    max_loop_count: ClassVar[int] = 65536
+
+    _RUN_MODES: ClassVar[dict[str, str]] = {
+        "continuous": "CONT", "triggered": "TRIG", "sequence": "SEQ",
+    }
+
+    def __init__(self, name: str, address: str, **kwargs: Any) -> None:
+        super().__init__(name, address, **kwargs)
+        self.sample_rate: Parameter = self.add_parameter(
+            "sample_rate",
+            label="Sample rate",
+            unit="Hz",
+            get_cmd="SOUR1:FREQ:CW?",
+            set_cmd="SOUR1:FREQ:CW {:.7e}",
+            get_parser=float,
+            vals=vals.Numbers(*self.sample_rate_range_hz),
+        )
+        self.run_mode: Parameter = self.add_parameter(
+            "run_mode",
+            label="Run mode",
+            get_cmd="AWGC:RMOD?",
+            set_cmd="AWGC:RMOD {}",
+            get_parser=lambda reply: reply.strip().upper(),
+            val_mapping=self._RUN_MODES,
+        )
+        self.run_state: Parameter = self.add_parameter(
+            "run_state",
+            label="Run state",
+            get_cmd="AWGC:RST?",
+            set_cmd=False,
+            get_parser=int,
+            val_mapping={"stopped": 0, "waiting_for_trigger": 1, "running": 2},
+        )
+        self.sequence_length: Parameter = self.add_parameter(
+            "sequence_length",
+            label="Sequence length",
+            get_cmd="SEQ:LENG?",
+            set_cmd="SEQ:LENG {:d}",
+            get_parser=int,
+            vals=vals.Ints(0, self.max_sequence_length),
+        )
+        channels = ChannelList(self, "channels", AWG5014CChannel)
+        for number in range(1, self.n_channels + 1):
+            channel = AWG5014CChannel(self, f"ch{number}", number)
+            channels.append(channel)
+            self.add_submodule(f"ch{number}", channel)
+        self._channels: tuple[AWG5014CChannel, ...] = tuple(channels)
+        self.add_submodule("channels", channels.to_channel_tuple())
+
+    def channel(self, number: int) -> AWG5014CChannel:
+        """Return output ``number`` (1-based)."""
+        if not 1 <= number <= self.n_channels:
+            raise ValueError(f"channel must be 1 .. {self.n_channels}, got {number}")
+        return self._channels[number - 1]
+
+    # waveform list
+
+    def upload_waveform(self, name: str, analog: ArrayLike, marker1: ArrayLike | None = None,
+                        marker2: ArrayLike | None = None) -> None:
+        """Create waveform ``name`` in the waveform list and send its samples.
+
+        ``analog`` in [-1, 1], markers boolean (default all low). Everything is
+        validated before a byte is sent. The name must not exist yet: the
+        instrument does not overwrite (see `delete_waveform`).
+        """
+        check_waveform_name(name)
+        samples = np.asarray(analog)
+        n_points = samples.shape[0] if samples.ndim == 1 else 0
+        low = np.zeros(n_points, dtype=bool)
+        words = encode_waveform(samples, low if marker1 is None else marker1,
+                                low if marker2 is None else marker2)
+        check_waveform_length(words.size, self.min_waveform_points, self.max_waveform_points,
+                              self.waveform_granularity)
+        self.write(f'WLIS:WAV:NEW "{name}",{words.size},INT')
+        self.write_block(f'WLIS:WAV:DATA "{name}",0,{words.size},', words, datatype="H")
+        self.ask("*OPC?")
+        log.info("%s: uploaded waveform %r (%d points)", self.name, name, words.size)
+
+    def read_waveform(self, name: str) -> tuple[NDArray[np.float64], NDArray[np.bool_],
+                                                  NDArray[np.bool_]]:
+        """Read ``INTeger`` waveform ``name`` back as (analog, marker1, marker2)."""
+        check_waveform_name(name)
+        words = self.query_block(f'WLIS:WAV:DATA? "{name}"', datatype="H")
+        return decode_waveform(np.asarray(words, dtype=np.uint16))
+
+    def waveform_length(self, name: str) -> int:
+        """Length of waveform ``name`` in the waveform list, points."""
+        check_waveform_name(name, allow_predefined=True)
+        return int(self.ask(f'WLIS:WAV:LENG? "{name}"'))
+
+    def delete_waveform(self, name: str) -> None:
+        """Delete user waveform ``name`` (stops the AWG and its channel if in use)."""
+        check_waveform_name(name)
+        self.write(f'WLIS:WAV:DEL "{name}"')
+
+    def delete_all_waveforms(self) -> None:
+        """Delete every user-defined waveform (predefined ones stay)."""
+        self.write("WLIS:WAV:DEL ALL")
+
+    # sequencer
+
+    def define_sequence(self, elements: Sequence[SequenceElement]) -> None:
+        """Replace the sequence table by ``elements`` (element 1 first).
+
+        All elements are checked against this model's limits before anything
+        is sent. Select ``run_mode("sequence")`` to play it.
+        """
+        count = len(elements)
+        if not 1 <= count <= self.max_sequence_length:
+            raise ValueError(f"a sequence has 1 .. {self.max_sequence_length} elements, "
+                             f"got {count}")
+        for index, element in enumerate(elements, start=1):
+            self._check_element(index, element, count)
+        self.sequence_length.set(0)
+        self.sequence_length.set(count)
+        for index, element in enumerate(elements, start=1):
+            self._write_element(index, element)
+        log.info("%s: defined a sequence of %d elements", self.name, count)
+
+    def read_sequence(self) -> list[SequenceElement]:
+        """Read the sequence table back from the instrument."""
+        return [self._read_element(index)
+                for index in range(1, self.sequence_length.get() + 1)]
+
+    def _check_element(self, index: int, element: SequenceElement, count: int) -> None:
+        if not isinstance(element, SequenceElement):
+            raise TypeError(f"element {index} is a {type(element).__name__}, "
+                            f"not a SequenceElement")
+        if len(element.waveforms) > self.n_channels:
+            raise ValueError(f"element {index} names {len(element.waveforms)} channels, "
+                             f"the AWG has {self.n_channels}")
+        if element.loop_count > self.max_loop_count:
+            raise ValueError(f"element {index}: loop_count {element.loop_count} exceeds "
+                             f"{self.max_loop_count}")
+        for what, target in (("event_jump", element.event_jump), ("goto", element.goto)):
+            if isinstance(target, int) and target > count:
+                raise ValueError(f"element {index}: {what} target {target} is beyond the "
+                                 f"last element {count}")
+
+    def _write_element(self, index: int, element: SequenceElement) -> None:
+        prefix = f"SEQ:ELEM{index}"
+        for channel, name in enumerate(element.waveforms, start=1):
+            if name is not None:
+                self.write(f'{prefix}:WAV{channel} "{name}"')
+        self.write(f"{prefix}:LOOP:INF {int(element.infinite)}")
+        self.write(f"{prefix}:LOOP:COUN {element.loop_count}")
+        self.write(f"{prefix}:TWA {int(element.wait_for_trigger)}")
+        if element.event_jump is None:
+            self.write(f"{prefix}:JTAR:TYPE OFF")
+        elif element.event_jump == "next":
+            self.write(f"{prefix}:JTAR:TYPE NEXT")
+        else:
+            self.write(f"{prefix}:JTAR:TYPE IND")
+            self.write(f"{prefix}:JTAR:IND {element.event_jump}")
+        if element.goto is None:
+            self.write(f"{prefix}:GOTO:STAT 0")
+        else:
+            self.write(f"{prefix}:GOTO:STAT 1")
+            self.write(f"{prefix}:GOTO:IND {element.goto}")
+
+    def _read_element(self, index: int) -> SequenceElement:
+        prefix = f"SEQ:ELEM{index}"
+        names = tuple(_unquote(self.ask(f"{prefix}:WAV{channel}?")) or None
+                      for channel in range(1, self.n_channels + 1))
+        jump_query = f"{prefix}:JTAR:TYPE?"
+        jump_type = self.ask(jump_query).strip().upper()
+        event_jump: JumpTarget | None
+        if jump_type.startswith("IND"):
+            event_jump = int(self.ask(f"{prefix}:JTAR:IND?"))
+        elif jump_type == "NEXT":
+            event_jump = "next"
+        elif jump_type == "OFF":
+            event_jump = None
+        else:
+            raise DriverError(self.name, jump_query, f"unexpected reply {jump_type!r}")
+        goto = (int(self.ask(f"{prefix}:GOTO:IND?"))
+                if self._ask_bool(f"{prefix}:GOTO:STAT?") else None)
+        return SequenceElement(
+            waveforms=names,
+            loop_count=int(self.ask(f"{prefix}:LOOP:COUN?")),
+            infinite=self._ask_bool(f"{prefix}:LOOP:INF?"),
+            wait_for_trigger=self._ask_bool(f"{prefix}:TWA?"),
+            event_jump=event_jump,
+            goto=goto,
+        )
+
+    def _ask_bool(self, query: str) -> bool:
+        reply = self.ask(query).strip().upper()
+        if reply in ("1", "ON"):
+            return True
+        if reply in ("0", "OFF"):
+            return False
+        raise DriverError(self.name, query, f"unexpected reply {reply!r}")
+
+    # run control
+
+    def run(self) -> None:
+        """Start output of the waveforms or the sequence (per ``run_mode``)."""
+        self.write("AWGC:RUN")
+        self.ask("*OPC?")
+        log.info("%s: running", self.name)
+
+    def stop(self) -> None:
+        """Stop output of the waveforms or the sequence."""
+        self.write("AWGC:STOP")
+        self.ask("*OPC?")
+        log.info("%s: stopped", self.name)
+
+    def safe_state(self) -> None:
+        """Turn every output off and stop the AWG (it drives modulators and AOMs).
+
+        Every step is attempted even if an earlier one fails; the first
+        failure is raised at the end.
+        """
+        failures: list[DriverError | VisaIOError] = []
+        for channel in self._channels:
+            try:
+                channel.output.set(False)
+            except (DriverError, VisaIOError) as exc:
+                log.error("%s: could not turn %s off: %s", self.name, channel.short_name, exc)
+                failures.append(exc)
+        try:
+            self.stop()
+        except (DriverError, VisaIOError) as exc:
+            log.error("%s: could not stop: %s", self.name, exc)
+            failures.append(exc)
+        if failures:
+            raise failures[0]
+        log.info("%s: safe state (outputs off, stopped)", self.name)

@@ -1,0 +1,1 @@
+"""The ``labctl`` subcommands, one module per command group."""
