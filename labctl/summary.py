@@ -17,12 +17,15 @@ def flatten_parameters(snapshot: dict[str, Any], prefix: str = "") -> dict[str, 
             continue
         flat[prefix + name] = {"value": parameter.get("value"),
                                "unit": parameter.get("unit", "")}
-    for name, submodule in snapshot.get("submodules", {}).items():
+    submodules = snapshot.get("submodules", {})
+    direct = {module.get("name") for module in submodules.values()}
+    for name, submodule in submodules.items():
         if "parameters" in submodule or "submodules" in submodule:
             flat.update(flatten_parameters(submodule, f"{prefix}{name}."))
-        elif "channels" in submodule:  # a ChannelList snapshot
-            for channel in submodule["channels"].values():
-                flat.update(flatten_parameters(channel, f"{prefix}{channel['name']}."))
+        elif "channels" in submodule:  # a ChannelList; its channels may also be submodules
+            for full_name, channel in submodule["channels"].items():
+                if full_name not in direct:
+                    flat.update(flatten_parameters(channel, f"{prefix}{full_name}."))
     return flat
 
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from labctl import station as station_module
-from labctl.commands.output import format_value, print_json
+from labctl.commands.output import format_value, print_json, table
 from labctl.summary import station_summary
 
 
@@ -62,7 +62,7 @@ def check_station(args: argparse.Namespace) -> int:
 
 
 def format_station(summary: dict[str, Any]) -> str:
-    """The station summary for a person: one block per instrument."""
+    """The station summary for a person: one block per instrument, channels as tables."""
     lines = [f"station {summary['station']}  profile '{summary['profile']}'"]
     if summary["description"]:
         lines.append(f"  {summary['description']}")
@@ -74,8 +74,31 @@ def format_station(summary: dict[str, Any]) -> str:
         lines.append(f"{instrument['name']}  [{where}]  {model}  at {instrument['address']}")
         for name, limit in instrument["safety_limits"].items():
             lines.append(f"    safety limit {name}: {limit}")
-        width = max((len(n) for n in instrument["parameters"]), default=0)
-        for name, parameter in instrument["parameters"].items():
-            lines.append(f"    {name:<{width}}  "
-                         f"{format_value(parameter['value'], parameter['unit'])}")
+        lines.extend(_format_parameters(instrument["parameters"]))
     return "\n".join(lines)
+
+
+def _format_parameters(parameters: dict[str, dict[str, Any]]) -> list[str]:
+    """Top-level parameters a few per line; each channel group as a table."""
+    top = {n: p for n, p in parameters.items() if "." not in n}
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, parameter in parameters.items():
+        if "." in name:
+            channel, _, leaf = name.rpartition(".")
+            groups.setdefault(_group_name(channel), {}).setdefault(channel, {})[leaf] = parameter
+    lines = []
+    items = [f"{n} {format_value(p['value'], p['unit'])}" for n, p in top.items()]
+    for start in range(0, len(items), 3):
+        lines.append("    " + "  ·  ".join(items[start:start + 3]))
+    for channels in groups.values():
+        columns = list(dict.fromkeys(leaf for params in channels.values() for leaf in params))
+        rows = [[channel, *(format_value(params[c]["value"], params[c]["unit"])
+                            if c in params else "" for c in columns)]
+                for channel, params in channels.items()]
+        lines.extend("    " + line for line in table(["", *columns], rows).splitlines())
+    return lines
+
+
+def _group_name(channel: str) -> str:
+    """``ch3`` -> ``ch``, ``input12`` -> ``input``: channels of one list share a table."""
+    return channel.rstrip("0123456789") or channel

@@ -35,6 +35,10 @@ def test_station_show_defaults_to_the_sim_profile_of_the_two_node_station():
     for instrument in summary["instruments"]:
         assert instrument["idn"]["model"], instrument["name"]
         assert instrument["parameters"], instrument["name"]
+        # channels reachable both as submodules and through a ChannelList appear once
+        assert not any(name.startswith(instrument["name"]) for name in instrument["parameters"])
+    awg = next(i for i in summary["instruments"] if i["name"] == "node_a_awg")
+    assert "ch1.amplitude" in awg["parameters"]
 
 
 def test_station_show_human_output_names_every_instrument():
