@@ -346,8 +346,11 @@ class IDQHistogram(InstrumentChannel["IDQID1000"]):
 class IDQID1000(ScpiInstrument):
     """ID Quantique ID1000 / ID900 time controller: inputs, filters, histograms, time tags."""
 
-    #: Number of inputs (START input not exposed).
-    n_inputs: ClassVar[int] = 4
+    #: Inputs of the standard unit (START input not exposed); a station may say
+    #: ``init: {n_inputs: N}`` for a configuration with more (up to `max_inputs`).
+    default_inputs: ClassVar[int] = 4
+    #: Most inputs labctl addresses (tag words carry channels up to 63).
+    max_inputs: ClassVar[int] = 8
     #: Number of window filters ``TSCO1..`` exposed (the unit has more combiners).
     n_window_filters: ClassVar[int] = 8
     #: Number of on-board histograms ``HIST1..``.
@@ -365,7 +368,14 @@ class IDQID1000(ScpiInstrument):
     #: Longest record: timestamps must fit in 58 bits, ps.
     record_duration_range_ps: ClassVar[tuple[int, int]] = (1, MAX_TIMESTAMP_PS)
 
-    def __init__(self, name: str, address: str, **kwargs: Any) -> None:
+    def __init__(self, name: str, address: str, n_inputs: int | None = None,
+                 **kwargs: Any) -> None:
+        n_inputs = self.default_inputs if n_inputs is None else n_inputs
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or \
+                not 1 <= n_inputs <= self.max_inputs:
+            raise ValueError(f"n_inputs must be an integer within 1..{self.max_inputs}, "
+                             f"got {n_inputs!r}")
+        self.n_inputs = n_inputs
         super().__init__(name, address, **kwargs)
         inputs = ChannelList(self, "inputs", IDQInput)
         for n in range(1, self.n_inputs + 1):
@@ -394,13 +404,12 @@ class IDQID1000(ScpiInstrument):
             vals=vals.Ints(*self.record_duration_range_ps),
         )
 
-    @classmethod
-    def link_targets(cls) -> tuple[str, ...]:
+    def link_targets(self) -> tuple[str, ...]:
         """Block names a filter, histogram or tag stream may be linked to."""
         return ("NONE",
-                *(f"INPU{n}" for n in range(1, cls.n_inputs + 1)),
-                *(f"DELA{n}" for n in range(1, cls.n_inputs + 1)),
-                *(f"TSCO{n}" for n in range(1, cls.n_window_filters + 1)))
+                *(f"INPU{n}" for n in range(1, self.n_inputs + 1)),
+                *(f"DELA{n}" for n in range(1, self.n_inputs + 1)),
+                *(f"TSCO{n}" for n in range(1, self.n_window_filters + 1)))
 
     def start_acquisition(self) -> None:
         """Start a record of ``record_duration_ps`` (``REC:PLAY``); timestamps restart at 0."""

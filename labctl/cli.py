@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from labctl import __version__
-from labctl.commands import predict, station
+from labctl.commands import predict, sim, station
 from labctl.errors import LabctlError
 
 EXIT_BAD_INPUT = 2
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      parser_class=_OneLineErrorParser)
     station.register(commands)
     predict.register(commands)
+    sim.register(commands)
     return parser
 
 

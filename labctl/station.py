@@ -18,6 +18,7 @@ and the key, before any instrument is contacted where that is possible.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import importlib
 import io
@@ -36,6 +37,12 @@ from qcodes.station import Station
 from labctl.clock import Clock, WallClock
 from labctl.errors import LabctlError, SafetyLimitError, StationError
 from labctl.safety import narrow_to_limits
+from labctl.simulation import (
+    SimulatedInstrument,
+    SimulatedStation,
+    SimulatorSession,
+    find_simulator,
+)
 from labctl.visa import SafeStateCapable
 
 log = logging.getLogger(__name__)
@@ -51,7 +58,7 @@ _QCODES_KEYS = {"type", "address", "port", "init", "parameters", "add_parameters
                 "enable_forced_reconnect"}
 _LABCTL_KEYS = {"node", "role", "safety_limits", "description"}
 _INSTRUMENT_KEYS = _QCODES_KEYS | _LABCTL_KEYS
-_PROFILE_KEYS = {"description", "instruments"}
+_PROFILE_KEYS = {"description", "instruments", "simulator", "world"}
 _PROFILE_INSTRUMENT_KEYS = {"address", "port", "init", "parameters", "safety_limits"}
 
 
@@ -85,6 +92,8 @@ class StationSpec:
     profiles: tuple[str, ...]
     description: str
     instruments: tuple[InstrumentSpec, ...] = field(default_factory=tuple)
+    simulator: str | None = None
+    world: dict[str, Any] = field(default_factory=dict)
 
     def qcodes_yaml(self) -> str:
         """The profile's instruments as a plain QCoDeS station YAML document."""
@@ -96,9 +105,11 @@ class StationSpec:
 class LabStation(Station):
     """A QCoDeS `Station` that knows its profile, its instruments' roles and its clock."""
 
-    def __init__(self, spec: StationSpec, clock: Clock | None = None) -> None:
+    def __init__(self, spec: StationSpec, clock: Clock | None = None,
+                 simulation: SimulatorSession | None = None) -> None:
         super().__init__(default=False)
         self.spec = spec
+        self.simulation = simulation
         self.clock: Clock = clock if clock is not None else WallClock()
         self._roles = {(s.node, s.role): s.name for s in spec.instruments if s.role}
 
@@ -138,11 +149,14 @@ class LabStation(Station):
             raise LabctlError("safe state failed for " + "; ".join(failures))
 
     def close(self) -> None:
-        """Close every instrument of the station."""
+        """Close every instrument of the station (and the simulation it started)."""
         for instrument in reversed(self.loaded_instruments()):
             with contextlib.suppress(KeyError):
                 self.remove_component(instrument.name)
             instrument.close()
+        if self.simulation is not None:
+            self.simulation.close()
+            self.simulation = None
 
     def __enter__(self) -> LabStation:
         return self
@@ -159,9 +173,18 @@ def load(path: str | Path = DEFAULT_STATION, profile: str = DEFAULT_PROFILE,
     mistake; instruments already connected are closed again on failure.
     """
     spec = read_spec(path, profile)
-    station = LabStation(spec, clock)
-    station.load_config(spec.qcodes_yaml())
+    simulation = None
+    if spec.simulator is not None:
+        simulation = find_simulator(spec.simulator).attach(simulated_station(spec))
+        try:
+            spec = _served_by(spec, simulation)
+        except BaseException:
+            simulation.close()
+            raise
+        clock = simulation.clock if clock is None else clock
+    station = LabStation(spec, clock, simulation)
     try:
+        station.load_config(spec.qcodes_yaml())
         for instrument_spec in spec.instruments:
             _connect(station, instrument_spec)
     except BaseException:
@@ -187,19 +210,52 @@ def read_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> StationSpec:
     overlay = _mapping(where, None, f"profiles.{profile}", profiles[profile] or {})
     _check_keys(where, None, f"profiles.{profile}", overlay, _PROFILE_KEYS)
     overlay_instruments = _mapping(where, None, f"profiles.{profile}.instruments",
-                                   overlay.get("instruments", {}))
+                                   overlay.get("instruments", {}) or {})
+    simulator = overlay.get("simulator")
+    if simulator is not None and not isinstance(simulator, str):
+        raise StationError(where, f"simulator must be a name, not {simulator!r}",
+                           key=f"profiles.{profile}.simulator")
+    world = _mapping(where, None, f"profiles.{profile}.world", overlay.get("world") or {})
     for name in overlay_instruments:
         if name not in instruments:
             raise StationError(where, f"profile '{profile}' configures an instrument the "
                                       "file does not define" + _suggest(name, instruments),
                                instrument=str(name), key=f"profiles.{profile}.instruments")
     specs = tuple(
-        _instrument_spec(where, str(name), entry, overlay_instruments.get(name))
+        _instrument_spec(where, str(name), entry, overlay_instruments.get(name),
+                         simulated=simulator is not None)
         for name, entry in instruments.items())
     _check_unique_roles(where, specs)
     return StationSpec(path=path, profile=profile, profiles=tuple(profiles),
                        description=str(document.get("description", "")),
-                       instruments=specs)
+                       instruments=specs, simulator=simulator, world=dict(world))
+
+
+def simulated_station(spec: StationSpec) -> SimulatedStation:
+    """What the simulator needs: instruments by driver type, node and role; the world."""
+    return SimulatedStation(
+        path=spec.path, profile=spec.profile, world=spec.world,
+        instruments=tuple(SimulatedInstrument(
+            name=s.name, driver=f"{s.driver.__module__}.{s.driver.__qualname__}",
+            node=s.node, role=s.role, init=dict(s.qcodes_config.get("init") or {}))
+            for s in spec.instruments))
+
+
+def _served_by(spec: StationSpec, simulation: SimulatorSession) -> StationSpec:
+    """The spec with every instrument pointed at the simulator over pyvisa-py."""
+    served = []
+    for instrument in spec.instruments:
+        address = simulation.addresses.get(instrument.name)
+        if address is None:
+            raise StationError(str(spec.path), f"simulator '{spec.simulator}' does not serve "
+                                               "this instrument", instrument=instrument.name,
+                               key="type")
+        init = {k: v for k, v in (instrument.qcodes_config.get("init") or {}).items()
+                if k not in ("pyvisa_sim_file", "visalib")}
+        config = {**instrument.qcodes_config, "address": address,
+                  "init": {**init, "visalib": "@py"}}
+        served.append(dataclasses.replace(instrument, qcodes_config=config))
+    return dataclasses.replace(spec, instruments=tuple(served))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -223,8 +279,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return document
 
 
-def _instrument_spec(where: str, name: str, entry: Any,
-                     overlay: Any) -> InstrumentSpec:
+def _instrument_spec(where: str, name: str, entry: Any, overlay: Any,
+                     simulated: bool = False) -> InstrumentSpec:
     entry = _mapping(where, name, None, entry)
     _check_keys(where, name, None, entry, _INSTRUMENT_KEYS)
     merged = dict(entry)
@@ -240,7 +296,7 @@ def _instrument_spec(where: str, name: str, entry: Any,
     driver = _driver_class(where, name, merged.get("type"))
     if "init" in merged and merged["init"] is not None:
         _mapping(where, name, "init", merged["init"])
-    if _needs_address(driver) and not merged.get("address"):
+    if _needs_address(driver) and not merged.get("address") and not simulated:
         raise StationError(where, "no address for this profile (give 'address' in the "
                                   "instrument or in the profile's settings for it)",
                            instrument=name, key="address")

@@ -70,6 +70,8 @@ _NEGLIGIBLE = 1e-250
 class LinkParameters:
     """Everything the link model needs, in SI units unless the name says otherwise.
 
+    ``alpha`` is the bright-state population of both nodes, or of node A
+    when ``alpha_b`` gives node B's (single click; Barrett–Kok uses 1/2).
     ``eta_a``/``eta_b`` are each node's probability that an emitted photon is
     detected, *excluding* the fibre; ``fibre_km`` is the node-to-node fibre
     length with the heralding station at its midpoint, attenuating each arm
@@ -81,6 +83,7 @@ class LinkParameters:
 
     protocol: Protocol = "single-click"
     alpha: float = 0.05
+    alpha_b: float | None = None
     eta_a: float = 3.5e-4
     eta_b: float = 3.5e-4
     visibility: float = 0.9
@@ -99,6 +102,8 @@ class LinkParameters:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, "
                              f"got {self.protocol!r}")
         checks.probability("alpha", self.alpha)
+        if self.alpha_b is not None:
+            checks.probability("alpha_b", self.alpha_b)
         checks.probability("eta_a", self.eta_a)
         checks.probability("eta_b", self.eta_b)
         checks.probability("visibility", self.visibility)
@@ -136,9 +141,11 @@ class LinkParameters:
         return dark_click_probability(self.dark_count_rate, self.window)
 
     @property
-    def bright_population(self) -> float:
-        """α for single click; Barrett–Kok always prepares the equal superposition."""
-        return self.alpha if self.protocol == "single-click" else 0.5
+    def bright_populations(self) -> tuple[float, float]:
+        """(α_A, α_B) for single click; Barrett–Kok prepares the equal superposition."""
+        if self.protocol != "single-click":
+            return 0.5, 0.5
+        return self.alpha, self.alpha if self.alpha_b is None else self.alpha_b
 
     @property
     def herald_wait(self) -> float:
@@ -222,9 +229,9 @@ def _coherence(params: LinkParameters) -> float:
 
 
 def _priors(params: LinkParameters) -> dict[int, float]:
-    alpha = params.bright_population
-    return {_BB: alpha * alpha, _BD: alpha * (1 - alpha), _DB: (1 - alpha) * alpha,
-            _DD: (1 - alpha) ** 2}
+    alpha_a, alpha_b = params.bright_populations
+    return {_BB: alpha_a * alpha_b, _BD: alpha_a * (1 - alpha_b),
+            _DB: (1 - alpha_a) * alpha_b, _DD: (1 - alpha_a) * (1 - alpha_b)}
 
 
 def _is_bright(configuration: int) -> tuple[bool, bool]:
@@ -287,7 +294,7 @@ def _coherent_term(params: LinkParameters, pattern: tuple[Click, ...],
     """The |01><10| + h.c. part of a photon-heralded state (unnormalised)."""
     eta_a, eta_b, d = params.eta_total_a, params.eta_total_b, params.p_dark
     priors = _priors(params)
-    mixed = priors[_BD]  # = priors[_DB]
+    mixed = np.sqrt(priors[_BD] * priors[_DB])  # amplitudes of |01> and |10>
     if params.protocol == "single-click":
         amplitude = mixed * (1 - d) * np.sqrt(eta_a * eta_b) / 2
     else:

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from labctl.physics import checks
-from labctl.physics.bell import outcome_probabilities
+from labctl.physics.bell import direction, outcome_probabilities
 from labctl.physics.emitter import Readout
 from labctl.physics.link import CLICKS, HeraldBranch, LinkParameters, herald_branches
 
@@ -47,14 +47,33 @@ _PERFECT = Readout(1.0, 1.0)
 
 @dataclass(frozen=True)
 class Timing:
-    """Temporal shape of clicks within a detection window (all in s)."""
+    """Temporal shape of clicks within a detection window (all in s).
+
+    ``emission_start`` is when photons start arriving, measured from the
+    window's opening: 0 when the window opens with the photon, negative when
+    it opens late (the early part of the decay is cut off), positive when it
+    opens early. The analytic model's ``eta`` must already include the
+    fraction of the decay inside the window (`window_fraction`).
+    """
 
     lifetime: float = 12e-9
     jitter: float = 50e-12
+    emission_start: float = 0.0
 
     def __post_init__(self) -> None:
         checks.positive("lifetime", self.lifetime)
         checks.non_negative("jitter", self.jitter)
+        checks.finite("emission_start", self.emission_start)
+
+
+def window_fraction(lifetime: float, emission_start: float, window: float) -> float:
+    """Fraction of an exponential decay starting at ``emission_start`` inside [0, window]."""
+    checks.positive("lifetime", lifetime)
+    low = max(0.0, -emission_start)
+    high = window - emission_start
+    if high <= low:
+        return 0.0
+    return float(np.exp(-low / lifetime) - np.exp(-high / lifetime))
 
 
 @dataclass(frozen=True)
@@ -148,45 +167,72 @@ def _click_times(params: LinkParameters, timing: Timing, branches: Sequence[Hera
 
 def _photon_times(rng: np.random.Generator, n: int, window: float,
                   timing: Timing) -> NDArray[np.float64]:
-    """Exponential decay truncated to the window, plus Gaussian jitter."""
-    if window <= 0:
-        return np.zeros(n)
+    """Exponential decay truncated to the part inside the window, plus Gaussian jitter."""
+    tau = timing.lifetime
+    low = max(0.0, -timing.emission_start)
+    high = window - timing.emission_start
+    if high <= low:
+        return np.full(n, max(timing.emission_start, 0.0))
+    # inverse CDF of the exponential restricted to [low, high] (times since emission start)
     u = rng.random(n)
-    emitted = -timing.lifetime * np.log1p(-u * -np.expm1(-window / timing.lifetime))
-    return emitted + rng.normal(0.0, timing.jitter, size=n) if timing.jitter else emitted
+    survive_low, survive_high = np.exp(-low / tau), np.exp(-high / tau)
+    emitted = -tau * np.log(survive_low - u * (survive_low - survive_high))
+    times = timing.emission_start + emitted
+    return times + rng.normal(0.0, timing.jitter, size=n) if timing.jitter else times
 
 
-def sample_outcomes(sampled: SampledAttempts, bases_a: Sequence[str],
-                    bases_b: Sequence[str], rng: np.random.Generator,
+def sample_outcomes(sampled: SampledAttempts, bases_a: Sequence[str] | NDArray[np.float64],
+                    bases_b: Sequence[str] | NDArray[np.float64], rng: np.random.Generator,
                     readout_a: Readout = _PERFECT,
                     readout_b: Readout = _PERFECT) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
     """Reported outcomes (0/1) of both nodes for every heralded attempt.
 
-    ``bases_a[h]``/``bases_b[h]`` are the basis labels ("X", "Y", "Z", "-X",
-    ...) of the h-th heralded attempt. Outcome 0 is the +1 eigenvalue.
+    ``bases_a[h]``/``bases_b[h]`` give the measurement basis of the h-th
+    heralded attempt: a label ("X", "Y", "Z", "-X", ...) or a Bloch vector
+    (an (H, 3) array). Outcome 0 is the +1 eigenvalue.
     """
     heralded_branch = sampled.branch[sampled.heralded]
     n = len(heralded_branch)
-    if len(bases_a) != n or len(bases_b) != n:
-        raise ValueError(f"need one basis per heralded attempt ({n}), got "
-                         f"{len(bases_a)} for node A and {len(bases_b)} for node B")
-    labels_a, codes_a = np.unique(np.asarray(bases_a, dtype=str), return_inverse=True)
-    labels_b, codes_b = np.unique(np.asarray(bases_b, dtype=str), return_inverse=True)
+    directions_a = _directions(bases_a, n, "node A")
+    directions_b = _directions(bases_b, n, "node B")
+    unique_a, codes_a = np.unique(directions_a, axis=0, return_inverse=True)
+    unique_b, codes_b = np.unique(directions_b, axis=0, return_inverse=True)
     outcomes_a = np.zeros(n, dtype=np.int8)
     outcomes_b = np.zeros(n, dtype=np.int8)
     u = rng.random(n)
-    keys = np.stack([heralded_branch, codes_a, codes_b], axis=1) if n else \
+    keys = np.stack([heralded_branch, codes_a.ravel(), codes_b.ravel()], axis=1) if n else \
         np.zeros((0, 3), dtype=np.int64)
     for key in np.unique(keys, axis=0):
         members = np.flatnonzero(np.all(keys == key, axis=1))
         state = sampled.branches[key[0]].state
         assert state is not None
-        p = outcome_probabilities(state, str(labels_a[key[1]]), str(labels_b[key[2]]),
+        p = outcome_probabilities(state, unique_a[key[1]], unique_b[key[2]],
                                   readout_a, readout_b).ravel()
         joint = np.searchsorted(np.cumsum(p), u[members], side="right").clip(0, 3)
         outcomes_a[members] = joint // 2
         outcomes_b[members] = joint % 2
     return outcomes_a, outcomes_b
+
+
+def _directions(bases: Sequence[str] | NDArray[np.float64], n: int,
+                node: str) -> NDArray[np.float64]:
+    """One unit Bloch vector per heralded attempt, from labels or vectors."""
+    array = np.asarray(bases)
+    if array.ndim == 2 and array.shape[1:] == (3,) and array.dtype.kind in "iuf":
+        vectors = array.astype(float)
+    elif array.ndim == 1 and (array.dtype.kind in "US" or len(array) == 0):
+        labels, codes = np.unique(array.astype(str), return_inverse=True)
+        vectors = np.array([direction(str(label)) for label in labels]).reshape(-1, 3)[codes] \
+            if len(array) else np.zeros((0, 3))
+    else:
+        raise ValueError(f"bases for {node} must be labels or an (N, 3) array of vectors")
+    if len(vectors) != n:
+        raise ValueError(f"need one basis per heralded attempt ({n}), got {len(vectors)} "
+                         f"for {node}")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if n and (norms.min() == 0 or not np.all(np.isfinite(vectors))):
+        raise ValueError(f"basis vectors for {node} must be finite and non-zero")
+    return np.round(vectors / np.where(norms == 0, 1, norms), 12)
 
 
 def poisson_times(rate: float, duration: float, rng: np.random.Generator) -> NDArray[np.float64]:

@@ -78,11 +78,24 @@ def test_identifies_as_id1000(tc):
 
 
 def test_channels_are_channel_lists_sized_by_class_data(tc):
-    assert len(tc.inputs) == IDQID1000.n_inputs == 4
+    assert len(tc.inputs) == tc.n_inputs == IDQID1000.default_inputs == 4
     assert [ch.index for ch in tc.inputs] == [1, 2, 3, 4]
     assert tc.inputs[2] is tc.input3
     assert len(tc.window_filters) == IDQID1000.n_window_filters
     assert len(tc.histograms) == IDQID1000.n_histograms
+
+
+def test_a_station_may_configure_more_inputs(open_twin):
+    wide = open_twin(IDQID1000, "idq_id1000.yaml", n_inputs=6)
+    assert [ch.index for ch in wide.inputs] == [1, 2, 3, 4, 5, 6]
+    assert "DELA6" in wide.link_targets()
+
+
+@pytest.mark.parametrize("n_inputs", [0, 9, 2.5, True])
+def test_impossible_input_counts_are_refused(n_inputs):
+    with pytest.raises(ValueError, match="n_inputs"):
+        IDQID1000("never", "GPIB::1::INSTR", n_inputs=n_inputs,
+                  pyvisa_sim_file="sim_instruments.visa:idq_id1000.yaml")
 
 
 def test_every_parameter_has_unit_label_and_validator(tc):

@@ -11,15 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from drivers.tektronix_awg5014c import (
-    CODE_ZERO,
     SequenceElement,
     TektronixAWG5014C,
     check_waveform_length,
     check_waveform_name,
-    decode_waveform,
-    encode_waveform,
 )
 from labctl.errors import DriverError
+from labctl.pulses.awg5014_format import CODE_ZERO, decode_waveform, encode_waveform
 
 LSB = 1 / 8191
 

@@ -132,9 +132,9 @@ def test_fibre_attenuates_each_arm_by_half_the_link():
 
 def _no_click_probability(params: LinkParameters) -> float:
     total = 0.0
-    alpha = params.bright_population
-    priors = {(True, True): alpha**2, (True, False): alpha * (1 - alpha),
-              (False, True): alpha * (1 - alpha), (False, False): (1 - alpha) ** 2}
+    a, b = params.bright_populations
+    priors = {(True, True): a * b, (True, False): a * (1 - b),
+              (False, True): (1 - a) * b, (False, False): (1 - a) * (1 - b)}
     for (a, b), prior in priors.items():
         probability = prior
         for round_index in range(params.rounds):
@@ -148,12 +148,14 @@ def _no_click_probability(params: LinkParameters) -> float:
 
 @settings(max_examples=60, deadline=None)
 @given(protocol=st.sampled_from(["single-click", "barrett-kok"]),
-       alpha=st.floats(0.0, 1.0), eta_a=st.floats(0.0, 1.0), eta_b=st.floats(0.0, 1.0),
+       alpha=st.floats(0.0, 1.0), alpha_b=st.none() | st.floats(0.0, 1.0),
+       eta_a=st.floats(0.0, 1.0), eta_b=st.floats(0.0, 1.0),
        visibility=st.floats(0.0, 1.0), phase_noise=st.floats(0.0, 3.0),
        dark=st.floats(0.0, 1e7), double=st.floats(0.0, 1.0))
 def test_branches_form_a_probability_distribution_of_valid_states(
-        protocol, alpha, eta_a, eta_b, visibility, phase_noise, dark, double):
-    params = LinkParameters(protocol=protocol, alpha=alpha, eta_a=eta_a, eta_b=eta_b,
+        protocol, alpha, alpha_b, eta_a, eta_b, visibility, phase_noise, dark, double):
+    params = LinkParameters(protocol=protocol, alpha=alpha, alpha_b=alpha_b,
+                            eta_a=eta_a, eta_b=eta_b,
                             visibility=visibility, phase_noise=phase_noise,
                             dark_count_rate=dark, double_excitation=double)
     branches = herald_branches(params)
@@ -163,6 +165,18 @@ def test_branches_form_a_probability_distribution_of_valid_states(
         assert branch.probability >= 0
         if branch.heralds:
             assert states.is_density_matrix(branch.state, tolerance=1e-7)
+
+
+def test_asymmetric_alpha_ideal_state_is_pure_with_unequal_weights():
+    """√(α_A(1-α_B))|01> + √((1-α_A)α_B)|10> heralded: purity 1 in the low-loss limit."""
+    params = LinkParameters(alpha=0.1, alpha_b=0.3, eta_a=1e-6, eta_b=1e-6,
+                            **{k: v for k, v in IDEAL.items()})
+    rho = predict(params).states["Psi+"]
+    w01, w10 = 0.1 * 0.7, 0.9 * 0.3
+    bb = 2 * 0.1 * 0.3  # two emitters: twice the chance that one photon is detected
+    total = w01 + w10 + bb
+    assert rho[1, 1].real == pytest.approx(w01 / total, rel=1e-4)
+    assert rho[1, 2].real == pytest.approx(np.sqrt(w01 * w10) / total, rel=1e-4)
 
 
 def test_round_click_patterns_are_exhaustive():

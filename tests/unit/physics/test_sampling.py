@@ -25,6 +25,7 @@ from labctl.physics.sampling import (
     poisson_times,
     sample_attempts,
     sample_outcomes,
+    window_fraction,
 )
 
 Z_TOLERANCE = 4.0
@@ -141,6 +142,29 @@ def test_click_times_follow_the_emitter_decay_and_dark_counts_are_uniform():
     assert abs(dark_times.mean() - window / 2) < Z_TOLERANCE * uniform_error
 
 
+@pytest.mark.parametrize("emission_start", [-10e-9, 0.0, 15e-9])
+def test_click_times_respect_a_window_opening_late_or_early(emission_start):
+    window = 40e-9
+    timing = Timing(lifetime=12e-9, jitter=0.0, emission_start=emission_start)
+    params = LinkParameters(alpha=0.2, eta_a=0.05, eta_b=0.05, dark_count_rate=0.0,
+                            window=window)
+    times = sample_attempts(params, 2_000_000, np.random.default_rng(8), timing).click_time
+    assert times.min() >= max(emission_start, 0.0) and times.max() <= window
+    # mean of an exponential truncated to [low, high], shifted to the window's clock
+    low, high = max(0.0, -emission_start), window - emission_start
+    tau = 12e-9
+    a, b = np.exp(-low / tau), np.exp(-high / tau)
+    mean = emission_start + tau + (low * a - high * b) / (a - b)
+    assert abs(times.mean() - mean) < Z_TOLERANCE * times.std() / np.sqrt(len(times))
+
+
+def test_window_fraction():
+    assert window_fraction(12e-9, 0.0, np.inf) == pytest.approx(1.0)
+    assert window_fraction(12e-9, 0.0, 12e-9) == pytest.approx(1 - np.exp(-1))
+    assert window_fraction(12e-9, -12e-9, np.inf) == pytest.approx(np.exp(-1))
+    assert window_fraction(12e-9, 30e-9, 25e-9) == 0.0
+
+
 def test_every_click_is_listed_once_per_firing_detector():
     params = LinkParameters(alpha=0.5, eta_a=0.5, eta_b=0.5, visibility=0.2,
                             dark_count_rate=1e5)
@@ -180,6 +204,18 @@ def test_outcomes_need_one_basis_per_herald():
                               np.random.default_rng(0))
     with pytest.raises(ValueError, match="one basis per heralded attempt"):
         sample_outcomes(sampled, ["X"], ["X"], np.random.default_rng(0))
+
+
+def test_bases_may_be_bloch_vectors():
+    params = LinkParameters(alpha=0.1, eta_a=0.05, eta_b=0.05, dark_count_rate=0.0)
+    rng = np.random.default_rng(21)
+    sampled = sample_attempts(params, 2_000_000, rng)
+    n = sampled.n_heralds
+    by_label = sample_outcomes(sampled, ["X"] * n, ["X"] * n, np.random.default_rng(1))
+    by_vector = sample_outcomes(sampled, np.tile([2.0, 0, 0], (n, 1)),
+                                np.tile([1.0, 0, 0], (n, 1)), np.random.default_rng(1))
+    assert np.array_equal(by_label[0], by_vector[0])
+    assert np.array_equal(by_label[1], by_vector[1])
 
 
 def test_dead_time_keeps_the_first_click_and_those_a_dead_time_after_a_kept_one():

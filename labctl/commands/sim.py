@@ -1,0 +1,66 @@
+"""``labctl sim serve STATION``: run a station's simulator in the foreground.
+
+Prints the VISA resource address of every instrument, one per line, then
+serves until interrupted (Ctrl-C or SIGTERM). While it runs, every other
+``labctl`` command using the same station and profile connects to it
+instead of starting its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Mapping
+from types import FrameType
+
+from labctl import station as station_module
+from labctl.commands.output import print_json
+from labctl.errors import LabctlError
+from labctl.simulation import find_simulator
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sim = commands.add_parser("sim", help="the virtual lab")
+    sim_commands = sim.add_subparsers(dest="sim_command", required=True, metavar="SUBCOMMAND")
+    serve = sim_commands.add_parser(
+        "serve", help="serve a station's simulated instruments until interrupted")
+    serve.add_argument("station", nargs="?", default=str(station_module.DEFAULT_STATION),
+                       help="station YAML file (default: %(default)s)")
+    serve.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
+                       help="a profile that names a simulator (default: %(default)s)")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME:KIND[:VALUE]",
+                       help="inject a fault at start: latency (s), drop, garbage, silent, "
+                            "unlock (lasers), latch (SNSPD channel); repeatable")
+    serve.add_argument("--json", action="store_true",
+                       help="print the addresses as one JSON object instead")
+    serve.set_defaults(handler=serve_station)
+
+
+def serve_station(args: argparse.Namespace) -> int:
+    spec = station_module.read_spec(args.station, args.profile)
+    if spec.simulator is None:
+        raise LabctlError(f"{spec.path}: profile '{spec.profile}' names no simulator "
+                          "(add 'simulator: virtual_lab' to it)")
+    simulator = find_simulator(spec.simulator)
+    serve = getattr(simulator, "serve", None)
+    if serve is None:
+        raise LabctlError(f"simulator '{spec.simulator}' cannot serve in the foreground")
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+
+    def ready(addresses: Mapping[str, str], control_port: int) -> None:
+        if args.json:
+            print_json({"addresses": dict(addresses), "control_port": control_port})
+        else:
+            for name, address in addresses.items():
+                print(f"{address}  {name}")
+            print(f"# control port {control_port}; Ctrl-C to stop", flush=True)
+
+    serve(station_module.simulated_station(spec), args.fault, ready, stop)
+    return 0

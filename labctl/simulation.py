@@ -1,0 +1,192 @@
+"""How a station's ``sim`` profile reaches a simulator, found by name, never by import.
+
+A profile that names a ``simulator`` (e.g. ``virtual_lab``) has its
+instruments served by the simulator registered under that name in the
+``labctl.simulators`` entry-point group (the virtual lab registers itself in
+``pyproject.toml``; a lab can register its own). labctl hands the simulator a
+`SimulatedStation` — instruments with their driver types, nodes and roles,
+and the profile's ``world`` settings — and gets back a `SimulatorSession`:
+the VISA address of every instrument and the simulation's clock.
+
+A simulator that is already serving the station (``labctl sim serve``)
+announces itself in a discovery file; `attach` connects to it through its
+control port (`ControlClient`) instead of starting another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
+
+from labctl.clock import Clock
+from labctl.errors import LabctlError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "labctl.simulators"
+
+
+@dataclass(frozen=True)
+class SimulatedInstrument:
+    """One instrument a simulator must serve."""
+
+    name: str
+    driver: str          # import path of the driver class, e.g. drivers.x.Model
+    node: str | None
+    role: str | None
+    init: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SimulatedStation:
+    """What a simulator needs to know about a station profile."""
+
+    path: Path
+    profile: str
+    instruments: tuple[SimulatedInstrument, ...]
+    world: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Identifies the station file and profile in discovery files."""
+        text = f"{self.path.resolve()}::{self.profile}"
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+class SimulatorSession(Protocol):
+    """A running simulation of one station."""
+
+    @property
+    def addresses(self) -> Mapping[str, str]:
+        """Instrument name -> VISA resource address."""
+
+    @property
+    def clock(self) -> Clock:
+        """The simulation's clock (experiments wait through it)."""
+
+    def close(self) -> None:
+        """Stop what this session started (a shared server is left running)."""
+
+
+class Simulator(Protocol):
+    """What an entry point of the ``labctl.simulators`` group provides."""
+
+    def attach(self, station: SimulatedStation) -> SimulatorSession:
+        """Serve ``station`` (or connect to a server already serving it)."""
+
+
+def find_simulator(name: str) -> Simulator:
+    """The simulator registered under ``name``; `LabctlError` naming the known ones."""
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    for entry in found:
+        if entry.name == name:
+            simulator: Simulator = entry.load()
+            return simulator
+    known = ", ".join(sorted(e.name for e in found)) or "none installed"
+    raise LabctlError(f"no simulator named '{name}' (known: {known})")
+
+
+def runtime_dir() -> Path:
+    """Where discovery files live: ``$LABCTL_RUNTIME_DIR`` or a per-user temp folder."""
+    configured = os.environ.get("LABCTL_RUNTIME_DIR")
+    folder = Path(configured) if configured else Path(tempfile.gettempdir()) / (
+        f"labctl-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def discovery_path(station: SimulatedStation) -> Path:
+    return runtime_dir() / f"sim-{station.key}.json"
+
+
+def announce(station: SimulatedStation, addresses: Mapping[str, str], control_port: int) -> Path:
+    """Write the discovery file of a server (atomically)."""
+    path = discovery_path(station)
+    payload = {"pid": os.getpid(), "station": str(station.path.resolve()),
+               "profile": station.profile, "control_port": control_port,
+               "addresses": dict(addresses)}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(payload, indent=2))
+    temporary.replace(path)
+    return path
+
+
+def discover(station: SimulatedStation) -> dict[str, Any] | None:
+    """The announcement of a live server for ``station``, if there is one."""
+    path = discovery_path(station)
+    try:
+        payload: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        ControlClient(int(payload["control_port"])).identity()
+    except (OSError, KeyError, ValueError, LabctlError):
+        log.info("stale simulator announcement %s ignored", path)
+        return None
+    return payload
+
+
+class ControlClient:
+    """Talks to a virtual lab's control port (SCPI over TCP): clock and faults."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+        self.address = (host, port)
+        self.timeout = timeout
+
+    def _exchange(self, command: str, reply: bool) -> str:
+        with socket.create_connection(self.address, timeout=self.timeout) as sock:
+            sock.sendall(command.encode() + b"\n")
+            if not reply:
+                sock.sendall(b"SYST:ERR?\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise LabctlError(f"virtual lab control port closed during {command!r}")
+                data += chunk
+        text = data.decode().strip()
+        if not reply and not text.startswith("0,"):
+            raise LabctlError(f"virtual lab refused {command!r}: {text}")
+        return text
+
+    def identity(self) -> str:
+        return self._exchange("*IDN?", reply=True)
+
+    def now(self) -> float:
+        return float(self._exchange("CLOCk:TIME?", reply=True))
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"cannot sleep a negative time ({seconds} s)")
+        self._exchange(f"CLOCk:ADVance {seconds!r}", reply=False)
+
+    def set_fault(self, instrument: str, kind: str, value: float = 0.0) -> None:
+        self._exchange(f'FAULt:SET "{instrument}",{kind},{value!r}', reply=False)
+
+    def clear_faults(self, instrument: str | None = None) -> None:
+        self._exchange(f'FAULt:CLEar "{instrument}"' if instrument else "FAULt:CLEar",
+                       reply=False)
+
+
+@dataclass
+class RemoteSession:
+    """A session on a virtual lab another process serves (``labctl sim serve``)."""
+
+    addresses: Mapping[str, str]
+    control: ControlClient
+
+    @property
+    def clock(self) -> Clock:
+        return self.control
+
+    def close(self) -> None:
+        """The server belongs to another process: leave it running."""

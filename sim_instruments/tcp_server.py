@@ -1,0 +1,154 @@
+"""Serving one emulator on a loopback TCP port, the way a LAN instrument answers.
+
+Messages end with a line feed, except inside IEEE-488.2 definite-length
+blocks, whose bytes are taken as they come (a waveform may contain any byte).
+Replies end with the emulator's terminator. Before each message the server
+consults the instrument's injected fault (`sim_instruments.world_state.Fault`):
+
+- ``latency``: wait ``value`` seconds (wall time) before answering;
+- ``drop``: reset the connection (the client sees a connection reset);
+- ``garbage``: answer queries with bytes that parse as nothing;
+- ``silent``: read and ignore everything (the client times out).
+
+Every emulator call runs under the world's lock, so instruments sharing the
+physics see consistent state.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import struct
+import threading
+import time
+from collections.abc import Callable
+
+from sim_instruments.emulators.scpi import ScpiEmulator
+from sim_instruments.world_state import Fault
+
+log = logging.getLogger(__name__)
+
+#: What a "garbage" fault answers instead of the real reply.
+GARBAGE = b"\xff\xfe#9?\x00garbage\x15"
+
+
+def next_message(buffer: bytearray) -> bytes | None:
+    """Remove and return the first complete message (without terminator) from ``buffer``.
+
+    Line feeds inside a definite-length block (``#<n><length><bytes>``) do not
+    end the message. Returns None while the message is incomplete.
+    """
+    i = 0
+    n = len(buffer)
+    quote = 0
+    while i < n:
+        char = buffer[i]
+        if quote:
+            if char == quote:
+                quote = 0
+            i += 1
+            continue
+        if char in (0x22, 0x27):  # quotes
+            quote = char
+        elif char == 0x23 and i + 1 < n and 0x31 <= buffer[i + 1] <= 0x39:  # '#1'..'#9'
+            digits = buffer[i + 1] - 0x30
+            header_end = i + 2 + digits
+            if header_end > n:
+                return None
+            length_text = bytes(buffer[i + 2:header_end])
+            if length_text.isdigit():
+                end = header_end + int(length_text)
+                if end > n:
+                    return None
+                i = end
+                continue
+        elif char == 0x0A:
+            message = bytes(buffer[:i]).rstrip(b"\r")
+            del buffer[:i + 1]
+            return message
+        i += 1
+    return None
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    server: InstrumentServer
+
+    def handle(self) -> None:
+        buffer = bytearray()
+        sock: socket.socket = self.request
+        while not self.server.stopping.is_set():
+            try:
+                chunk = sock.recv(1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer.extend(chunk)
+            while (message := next_message(buffer)) is not None:
+                if not self._serve(sock, message):
+                    return
+
+    def _serve(self, sock: socket.socket, message: bytes) -> bool:
+        """Answer one message; False when the connection must end."""
+        fault = self.server.fault()
+        if fault is not None and fault.kind == "silent":
+            return True
+        if fault is not None and fault.kind == "drop":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+            return False
+        if fault is not None and fault.kind == "latency":
+            time.sleep(fault.value)
+        with self.server.lock:
+            try:
+                reply = self.server.emulator.respond(message)
+            except Exception:  # an emulator bug must not kill the instrument's server
+                log.exception("%s failed on %r", self.server.name, message[:80])
+                reply = None
+        if reply is None:
+            return True
+        if fault is not None and fault.kind == "garbage":
+            reply = GARBAGE
+        try:
+            sock.sendall(reply + self.server.emulator.reply_terminator)
+        except OSError:
+            return False
+        return True
+
+
+class InstrumentServer(socketserver.ThreadingTCPServer):
+    """One instrument on ``127.0.0.1:<port>`` (port 0: any free port)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, name: str, emulator: ScpiEmulator, lock: threading.RLock,
+                 fault: Callable[[], Fault | None], port: int = 0,
+                 host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), _Connection)
+        self.name = name
+        self.emulator = emulator
+        self.lock = lock
+        self.fault = fault
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def resource(self) -> str:
+        """The VISA resource name a driver connects with."""
+        return f"TCPIP0::127.0.0.1::{self.port}::SOCKET"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name=f"sim-{self.name}",
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,300 @@
+"""The virtual lab: every instrument of a station served on loopback TCP, one shared world.
+
+`VirtualLab` builds the `WorldState` from the station's instruments (their
+``node`` and ``role`` say which part of the link each one is), picks the
+emulator for each driver type, serves each on a free ``127.0.0.1`` port
+(`InstrumentServer`) and adds a control port for the clock and fault
+injection (`ControlEmulator`, spoken by `labctl.simulation.ControlClient`).
+
+It registers as the ``virtual_lab`` simulator (entry point group
+``labctl.simulators``): `SIMULATOR.attach` serves a station in-process — or
+connects to a ``labctl sim serve`` already serving it — and
+`SIMULATOR.serve` runs one in the foreground.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from labctl.clock import Clock
+from labctl.errors import LabctlError
+from labctl.simulation import (
+    ControlClient,
+    RemoteSession,
+    SimulatedInstrument,
+    SimulatedStation,
+    SimulatorSession,
+    announce,
+    discover,
+)
+from sim_instruments.emulators.idq_id1000 import IDQID1000Emulator
+from sim_instruments.emulators.newfocus_tlb6700 import NewFocusTLB6700Emulator
+from sim_instruments.emulators.qfc_ppln import PPLNConverterEmulator
+from sim_instruments.emulators.quantum_opus_ampsim import QuantumOpusAmpSimEmulator
+from sim_instruments.emulators.rs_sgs100a import RohdeSchwarzSGS100AEmulator
+from sim_instruments.emulators.santec_tsl570 import SantecTSL570Emulator
+from sim_instruments.emulators.scpi import (
+    ILLEGAL_PARAMETER_VALUE,
+    Call,
+    ScpiEmulator,
+    ScpiError,
+    parse_choice,
+    parse_number,
+    unquote,
+)
+from sim_instruments.emulators.tektronix_awg5014c import TektronixAWG5014CEmulator
+from sim_instruments.tcp_server import InstrumentServer
+from sim_instruments.world import World, WorldConfig
+from sim_instruments.world_state import (
+    FAULT_KINDS,
+    Fault,
+    HeraldingState,
+    NodeState,
+    TaggerState,
+    WorldState,
+)
+
+log = logging.getLogger(__name__)
+
+#: Roles that belong to a node (everything else is the heralding station's).
+NODE_ROLES = ("excitation_laser", "awg", "mw_source", "frequency_converter")
+
+EmulatorFactory = Callable[[World, SimulatedInstrument], ScpiEmulator]
+
+
+def _laser(world: World, instrument: SimulatedInstrument):  # noqa: ANN202
+    if instrument.role == "phase_reference_laser":
+        return world.state.heralding.reference_laser
+    return world.state.nodes[_node(instrument)].laser
+
+
+def _node(instrument: SimulatedInstrument) -> str:
+    if instrument.node is None:
+        raise LabctlError(f"instrument '{instrument.name}' ({instrument.role}) needs a node")
+    return instrument.node
+
+
+#: Driver class (by import path, never imported) -> how to emulate it.
+EMULATORS: dict[str, EmulatorFactory] = {
+    "drivers.newfocus_tlb6700.NewFocusTLB6700":
+        lambda w, i: NewFocusTLB6700Emulator(_laser(w, i), w.state.clock),
+    "drivers.santec_tsl570.SantecTSL570":
+        lambda w, i: SantecTSL570Emulator(_laser(w, i)),
+    "drivers.tektronix_awg5014c.TektronixAWG5014C":
+        lambda w, i: TektronixAWG5014CEmulator(w.state.nodes[_node(i)].awg),
+    "drivers.rs_sgs100a.RohdeSchwarzSGS100A":
+        lambda w, i: RohdeSchwarzSGS100AEmulator(w.state.nodes[_node(i)].microwave),
+    "drivers.qfc_ppln.PPLNFrequencyConverter":
+        lambda w, i: PPLNConverterEmulator(w.state.nodes[_node(i)].converter, w.state.clock),
+    "drivers.quantum_opus_ampsim.QuantumOpusAmpSim":
+        lambda w, i: QuantumOpusAmpSimEmulator(w.state.heralding.snspd, w.snspd_count_rate,
+                                               w.state.clock),
+    "drivers.idq_id1000.IDQID1000":
+        lambda w, i: IDQID1000Emulator(w.state.heralding.tagger, w),
+}
+
+
+def build_world(station: SimulatedStation) -> World:
+    """The world of a station: one `NodeState` per node that has node instruments."""
+    nodes = sorted({i.node for i in station.instruments if i.role in NODE_ROLES and i.node})
+    n_inputs = next((int(i.init.get("n_inputs", 4)) for i in station.instruments
+                     if i.role == "time_tagger"), 4)
+    state = WorldState(nodes={name: NodeState(name) for name in nodes},
+                       heralding=HeraldingState(tagger=TaggerState(n_inputs=n_inputs)))
+    try:
+        config = WorldConfig.from_mapping(dict(station.world))
+    except (TypeError, ValueError) as error:
+        raise LabctlError(f"{station.path}: profile '{station.profile}': key 'world': "
+                          f"{error}") from None
+    return World(state, config)
+
+
+class ControlEmulator(ScpiEmulator):
+    """The virtual lab's own control port: the clock and fault injection."""
+
+    def __init__(self, lab: VirtualLab) -> None:
+        super().__init__()
+        self.identity = f"LABCTL,VIRTUAL-LAB,{lab.station.key},1"
+        self.lab = lab
+        clock = lab.world.state.clock
+        self.register("CLOCk:TIME?", lambda c: repr(clock.now()))
+        self.register("CLOCk:ADVance", lambda c: clock.advance(parse_number(c.text(), 0)) and None)
+        self.register("FAULt:SET", self._set_fault)
+        self.register("FAULt:CLEar", self._clear)
+        self.register("FAULt:LIST?", lambda c: ";".join(
+            f"{name},{fault.kind},{fault.value}" for name, fault in lab.faults().items()))
+
+    def _set_fault(self, call: Call) -> None:
+        arguments = call.arguments()
+        if len(arguments) not in (2, 3):
+            raise ScpiError(ILLEGAL_PARAMETER_VALUE, "FAULT:SET \"name\",kind[,value]")
+        kind = parse_choice(arguments[1], {k: k for k in FAULT_KINDS})
+        value = parse_number(arguments[2]) if len(arguments) == 3 else 0.0
+        try:
+            self.lab.set_fault(unquote(arguments[0]), kind, value)
+        except LabctlError as error:
+            raise ScpiError(ILLEGAL_PARAMETER_VALUE, str(error)) from None
+
+    def _clear(self, call: Call) -> None:
+        name = unquote(call.argument) if isinstance(call.argument, str) and call.argument else None
+        self.lab.clear_faults(name)
+
+
+class VirtualLab:
+    """Every instrument of a station on its own loopback port, sharing one world."""
+
+    def __init__(self, station: SimulatedStation, ports: Mapping[str, int] | None = None) -> None:
+        self.station = station
+        self.world = build_world(station)
+        self._ports = dict(ports or {})
+        self.servers: dict[str, InstrumentServer] = {}
+        self.control: InstrumentServer | None = None
+        self._instruments = {i.name: i for i in station.instruments}
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def start(self) -> VirtualLab:
+        try:
+            for instrument in self.station.instruments:
+                factory = EMULATORS.get(instrument.driver)
+                if factory is None:
+                    raise LabctlError(
+                        f"{self.station.path}: instrument '{instrument.name}': key 'type': the "
+                        f"virtual lab has no emulator for {instrument.driver}")
+                emulator = factory(self.world, instrument)
+                server = InstrumentServer(instrument.name, emulator, self.world.state.lock,
+                                          fault=self._fault_of(instrument.name),
+                                          port=self._ports.get(instrument.name, 0))
+                server.start()
+                self.servers[instrument.name] = server
+            self.control = InstrumentServer("control", ControlEmulator(self),
+                                            self.world.state.lock, fault=lambda: None,
+                                            port=self._ports.get("control", 0))
+            self.control.start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("virtual lab for %s serving %d instruments", self.station.path,
+                 len(self.servers))
+        return self
+
+    def stop(self) -> None:
+        for server in [*self.servers.values(), *([self.control] if self.control else [])]:
+            server.stop()
+        self.servers.clear()
+        self.control = None
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {name: server.resource for name, server in self.servers.items()}
+
+    @property
+    def clock(self) -> Clock:
+        return self.world.state.clock
+
+    # --- faults -----------------------------------------------------------------
+
+    def _fault_of(self, name: str) -> Callable[[], Fault | None]:
+        return lambda: self.world.state.faults.get(name)
+
+    def faults(self) -> dict[str, Fault]:
+        return dict(self.world.state.faults)
+
+    def set_fault(self, name: str, kind: str, value: float = 0.0) -> None:
+        """Inject a fault into one instrument (see `sim_instruments.world_state.Fault`)."""
+        instrument = self._instruments.get(name)
+        if instrument is None:
+            raise LabctlError(f"no instrument '{name}' in the virtual lab "
+                              f"(known: {', '.join(sorted(self._instruments))})")
+        if kind not in FAULT_KINDS:
+            raise LabctlError(f"unknown fault '{kind}' (known: {', '.join(FAULT_KINDS)})")
+        with self.world.state.lock:
+            if kind == "unlock":
+                if "laser" not in (instrument.role or ""):
+                    raise LabctlError(f"'{name}' is not a laser; only lasers can unlock")
+                _laser(self.world, instrument).locked = False
+            elif kind == "latch":
+                if instrument.role != "snspd":
+                    raise LabctlError(f"'{name}' is not an SNSPD controller; only SNSPDs latch")
+                channel = int(value) if value else 1
+                channels = self.world.state.heralding.snspd
+                if not 1 <= channel <= len(channels):
+                    raise LabctlError(f"SNSPD channel {channel} does not exist")
+                channels[channel - 1].latched = True
+            self.world.state.faults[name] = Fault(kind, value)  # type: ignore[arg-type]
+
+    def clear_faults(self, name: str | None = None) -> None:
+        """Remove injected faults (transport faults stop; a lost lock is regained)."""
+        with self.world.state.lock:
+            names = [name] if name else list(self.world.state.faults)
+            for each in names:
+                fault = self.world.state.faults.pop(each, None)
+                if fault is not None and fault.kind == "unlock":
+                    _laser(self.world, self._instruments[each]).locked = True
+
+
+@dataclass
+class LocalSession:
+    """A virtual lab this process started for itself."""
+
+    lab: VirtualLab
+
+    @property
+    def addresses(self) -> Mapping[str, str]:
+        return self.lab.addresses
+
+    @property
+    def clock(self) -> Clock:
+        return self.lab.clock
+
+    def close(self) -> None:
+        self.lab.stop()
+
+
+def parse_fault(text: str) -> tuple[str, str, float]:
+    """``NAME:KIND[:VALUE]`` (e.g. ``node_a_laser:unlock``, ``herald_tagger:latency:0.5``)."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise LabctlError(f"fault {text!r} is not NAME:KIND[:VALUE] "
+                          f"(kinds: {', '.join(FAULT_KINDS)})")
+    try:
+        value = float(parts[2]) if len(parts) == 3 else 0.0
+    except ValueError:
+        raise LabctlError(f"fault {text!r}: value {parts[2]!r} is not a number") from None
+    return parts[0], parts[1], value
+
+
+class VirtualLabSimulator:
+    """The ``virtual_lab`` entry point: serve in-process, or join a running server."""
+
+    def attach(self, station: SimulatedStation) -> SimulatorSession:
+        announcement = discover(station)
+        if announcement is not None:
+            log.info("using the virtual lab already serving %s", station.path)
+            return RemoteSession(announcement["addresses"],
+                                 ControlClient(int(announcement["control_port"])))
+        return LocalSession(VirtualLab(station).start())
+
+    def serve(self, station: SimulatedStation, faults: Iterable[str],
+              ready: Callable[[Mapping[str, str], int], None],
+              stop: threading.Event) -> None:
+        """Serve in the foreground until ``stop`` is set; announce for other processes."""
+        lab = VirtualLab(station).start()
+        try:
+            for text in faults:
+                lab.set_fault(*parse_fault(text))
+            assert lab.control is not None
+            path = announce(station, lab.addresses, lab.control.port)
+            ready(lab.addresses, lab.control.port)
+            try:
+                stop.wait()
+            finally:
+                path.unlink(missing_ok=True)
+        finally:
+            lab.stop()
+
+
+SIMULATOR = VirtualLabSimulator()

@@ -1,0 +1,351 @@
+"""The virtual lab's physics: instrument settings in, link parameters and count rates out.
+
+`World` reads the `WorldState` the emulators write and computes, with
+`labctl.physics`, what the hardware would do now:
+
+- per node, from its decoded AWG program (`sequence_decoder`): the
+  microwave rotation before the excitation pulse sets the bright-state
+  population α (`spin`), the excitation marker gates the excitation laser,
+  whose power (a Rabi-like saturation) and detuning from the emitter's line
+  set the excitation probability;
+- each node's photons are converted (oven temperature and pump power of its
+  converter), travel the fibre, and reach the SNSPDs, whose bias sets
+  efficiency and dark counts; the converters' pump adds noise photons;
+- the detection window (node A's window marker, which the heralding station
+  uses) keeps the part of each photon's exponential decay that falls inside
+  it; a mismatch between the nodes' photon arrival times lowers the
+  two-photon visibility as exp(-|Δt|/τ);
+- the single-click phase is stabilised only while the phase-reference laser
+  is on and locked.
+
+The result is a `LinkSetting`: `labctl.physics.link.LinkParameters` plus the
+timing the sampler needs and the attempt schedule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labctl.physics.detector import Detector
+from labctl.physics.emitter import Emitter, Readout
+from labctl.physics.link import LinkParameters
+from labctl.physics.optics import Fibre, FrequencyConverter
+from labctl.physics.presets import preset
+from labctl.physics.sampling import Timing, window_fraction
+from sim_instruments.sequence_decoder import (
+    DecodedElement,
+    DecodedSequence,
+    MarkerWire,
+    Wiring,
+    decode,
+)
+from sim_instruments.spin import IDENTITY, bright_population, drive_unitary, measured_direction
+from sim_instruments.world_state import LaserState, NodeState, WorldState
+
+#: Planck constant times speed of light, J m.
+_HC = 6.62607015e-34 * 2.99792458e8
+#: rms optical phase of an unstabilised interferometer, rad (effectively random).
+UNSTABILISED_PHASE_NOISE = 3.0
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Physical constants of the simulated link (the station's ``world:`` section)."""
+
+    preset: str = "nv-short"
+    emitter: Emitter = field(
+        default_factory=lambda: Emitter(zpl_fraction=0.03, collection_efficiency=0.15))
+    emitter_wavelength_nm: float = 637.22
+    emitter_linewidth_hz: float = 100e6
+    excitation_pi_power_w: float = 1e-3
+    excitation_pi_duration_s: float = 2e-9
+    detector: Detector = field(default_factory=Detector)
+    converter: FrequencyConverter = field(
+        default_factory=lambda: FrequencyConverter(phase_matching_temperature_c=65.0))
+    converted_wavelength_nm: float = 1588.0
+    fibre_km: float = 0.002
+    fibre_loss_db_per_km: float = 0.2
+    optical_delay_s: float = 20e-9
+    path_delay_s: dict[str, float] = field(default_factory=dict)
+    spin_frequency_hz: float = 2.878e9
+    rabi_hz_at_reference: float = 10e6
+    rabi_reference_dbm: float = 10.0
+    readout_photons_bright: float = -math.log(1 - 0.95)
+    readout_photons_dark: float = -math.log(0.995)
+    reference_photon_fraction: float = 1e-12
+    wiring: Wiring = field(default_factory=Wiring)
+    tagger_inputs: dict[str, int] = field(default_factory=dict)
+    seed: int = 20180613
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, Any]) -> WorldConfig:
+        """From the station file's ``world:`` section; `ValueError` names an unknown key."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(mapping) - known
+        if unknown:
+            raise ValueError(f"unknown world key(s): {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(known))})")
+        values = dict(mapping)
+        if "wiring" in values:
+            values["wiring"] = _wiring(values["wiring"])
+        for name in ("emitter", "detector", "converter"):
+            if name in values and isinstance(values[name], dict):
+                values[name] = dataclasses.replace(getattr(cls(), name), **values[name])
+        config = cls(**values)
+        preset(config.preset)  # refuses unknown presets
+        return config
+
+    @property
+    def readout(self) -> Readout:
+        """Spin-readout fidelities implied by the photon numbers (≥ 1 photon = bright)."""
+        return Readout(1 - math.exp(-self.readout_photons_bright),
+                       math.exp(-self.readout_photons_dark))
+
+
+def _wiring(mapping: dict[str, Any]) -> Wiring:
+    values: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if key in ("mw_i", "mw_q"):
+            values[key] = int(value)
+        else:
+            values[key] = MarkerWire(int(value["channel"]), int(value["marker"]))
+    return dataclasses.replace(Wiring(), **values)
+
+
+@dataclass(frozen=True)
+class NodeOptics:
+    """What one node contributes to an attempt."""
+
+    alpha: float
+    eta: float                 # emitter to detector, fibre excluded, window included
+    arrival: float             # photon arrival, s from the element start
+    excited: bool
+
+
+@dataclass(frozen=True)
+class LinkSetting:
+    """The link as the instruments are set now: model parameters, timing, schedule."""
+
+    params: LinkParameters
+    timing: Timing
+    attempt_element: DecodedElement
+    window_open: float
+    nodes: tuple[str, str]
+    readout_element: DecodedElement | None
+    readout_directions: tuple[np.ndarray, np.ndarray] | None
+
+
+class World:
+    """Physics of the whole virtual lab over a shared `WorldState`."""
+
+    def __init__(self, state: WorldState, config: WorldConfig) -> None:
+        self.state = state
+        self.config = config
+        self.rng = np.random.default_rng(config.seed)
+
+    # --- per-node pieces ---------------------------------------------------
+
+    def sequence(self, node: str) -> DecodedSequence:
+        return decode(self.state.nodes[node].awg, self.config.wiring)
+
+    def rabi_hz(self, node: NodeState) -> float:
+        """Rabi frequency at full-scale I/Q, 0 when the microwave output is off."""
+        mw = node.microwave
+        if not mw.output:
+            return 0.0
+        return self.config.rabi_hz_at_reference * 10 ** (
+            (mw.power_dbm - self.config.rabi_reference_dbm) / 20)
+
+    def spin_detuning_hz(self, node: NodeState) -> float:
+        return self.config.spin_frequency_hz - node.microwave.frequency_hz
+
+    def rotation_before(self, node: NodeState, element: DecodedElement, time: float) -> Any:
+        """The product of the element's microwave pulses that end before ``time``."""
+        unitary = IDENTITY
+        rabi = self.rabi_hz(node)
+        if rabi == 0.0:
+            return unitary
+        for drive in element.drives:
+            if drive.stop <= time + 1e-12:
+                unitary = drive_unitary(drive, rabi, self.spin_detuning_hz(node)) @ unitary
+        return unitary
+
+    def bright_population(self, node: NodeState, element: DecodedElement, time: float) -> float:
+        """α: P(bright) at ``time`` after optical pumping to bright and the element's pulses.
+
+        With the microwave output on but I/Q modulation off the source drives
+        continuously and scrambles the spin: α = 1/2.
+        """
+        if node.microwave.output and not node.microwave.iq_modulation:
+            return 0.5
+        return bright_population(self.rotation_before(node, element, time))
+
+    def laser_detuning_hz(self, laser: LaserState) -> float:
+        wavelength = self.actual_wavelength_nm(laser) * 1e-9
+        target = self.config.emitter_wavelength_nm * 1e-9
+        return 2.99792458e8 * abs(1 / wavelength - 1 / target)
+
+    def actual_wavelength_nm(self, laser: LaserState) -> float:
+        return laser.wavelength_nm if laser.locked else laser.wavelength_nm + 0.05
+
+    def excitation_probability(self, laser: LaserState, pulse_duration: float) -> float:
+        """An optical Rabi pulse: sin²(area/2), area = π at the π power and duration,
+        reduced by the laser's detuning from the emitter line (Lorentzian)."""
+        power = laser.actual_power()
+        if power <= 0 or pulse_duration <= 0:
+            return 0.0
+        area = math.pi * math.sqrt(power / self.config.excitation_pi_power_w) * (
+            pulse_duration / self.config.excitation_pi_duration_s)
+        detuning = self.laser_detuning_hz(laser) / (self.config.emitter_linewidth_hz / 2)
+        return math.sin(area / 2) ** 2 / (1 + detuning**2)
+
+    def conversion(self, node: NodeState) -> float:
+        converter = node.converter
+        return self.config.converter.efficiency(converter.temperature_c(self.state.clock.now()),
+                                                converter.actual_pump_power())
+
+    def herald_detectors(self) -> list[Detector]:
+        """The two heralding SNSPDs at their present bias (zero efficiency when off)."""
+        channels = self.state.heralding.snspd[:2]
+        return [self.detector_at(index) for index in range(len(channels))]
+
+    def detector_at(self, index: int) -> Detector:
+        channel = self.state.heralding.snspd[index]
+        bias = channel.bias_a if channel.enabled and not channel.latched else 0.0
+        return dataclasses.replace(self.config.detector, bias=bias)
+
+    def noise_rate_per_detector(self) -> float:
+        """Pump-induced noise photons reaching each heralding detector, before efficiency."""
+        fibre = Fibre(self.config.fibre_km / 2, self.config.fibre_loss_db_per_km)
+        total = sum(self.config.converter.noise_rate(node.converter.actual_pump_power())
+                    for node in self.state.nodes.values())
+        return total * fibre.transmission / 2
+
+    def reference_flux_per_detector(self) -> float:
+        """Phase-reference laser photons per second reaching each detector (filtered)."""
+        laser = self.state.heralding.reference_laser
+        power = laser.actual_power()
+        if power <= 0:
+            return 0.0
+        wavelength = self.actual_wavelength_nm(laser) * 1e-9
+        if abs(wavelength * 1e9 - self.config.converted_wavelength_nm) > 0.5:
+            return 0.0  # outside the detection filter
+        return power / (_HC / wavelength) * self.config.reference_photon_fraction / 2
+
+    # --- the link ------------------------------------------------------------
+
+    def attempt_element(self, sequence: DecodedSequence) -> DecodedElement | None:
+        """The first element with an excitation pulse."""
+        return next((e for e in sequence.elements if e.excitations), None)
+
+    def node_optics(self, name: str, element: DecodedElement | None,
+                    window: tuple[float, float] | None) -> NodeOptics:
+        node = self.state.nodes[name]
+        if element is None or not element.excitations:
+            return NodeOptics(0.0, 0.0, 0.0, False)
+        pulse = element.excitations[0]
+        alpha = self.bright_population(node, element, pulse.start)
+        excitation = self.excitation_probability(node.laser, pulse.duration)
+        arrival = pulse.start + self.config.optical_delay_s + self.config.path_delay_s.get(
+            name, 0.0)
+        detectors = self.herald_detectors()
+        efficiency = float(np.mean([d.efficiency for d in detectors]))
+        eta = (excitation * self.config.emitter.photon_efficiency * self.conversion(node)
+               * efficiency)
+        if window is not None:
+            eta *= window_fraction(self.config.emitter.lifetime, arrival - window[0],
+                                   window[1] - window[0])
+        else:
+            eta = 0.0
+        return NodeOptics(alpha, min(eta, 1.0), arrival, excitation > 0)
+
+    def link(self) -> LinkSetting | None:
+        """The link as set up now, or None when no node runs an attempt sequence."""
+        names = sorted(self.state.nodes)[:2]
+        if len(names) < 2:
+            return None
+        sequences = [self.sequence(n) for n in names]
+        elements = [self.attempt_element(s) for s in sequences]
+        master = elements[0] if elements[0] is not None else elements[1]
+        if master is None:
+            return None
+        window_pulse = master.windows[0] if master.windows else None
+        window = (window_pulse.start, window_pulse.stop) if window_pulse else None
+        optics = [self.node_optics(n, e, window) for n, e in zip(names, elements, strict=True)]
+        base = preset(self.config.preset)
+        lifetime = self.config.emitter.lifetime
+        mismatch = abs(optics[0].arrival - optics[1].arrival) if all(
+            o.excited for o in optics) else 0.0
+        detectors = self.herald_detectors()
+        dark = float(np.mean([d.dark_count_rate for d in detectors]))
+        efficiency = float(np.mean([d.efficiency for d in detectors]))
+        dark += efficiency * (self.noise_rate_per_detector() + self.reference_flux_per_detector())
+        reference = self.state.heralding.reference_laser
+        stabilised = reference.emission and reference.locked
+        window_length = (window[1] - window[0]) if window else 0.0
+        params = dataclasses.replace(
+            base,
+            alpha=optics[0].alpha, alpha_b=optics[1].alpha,
+            eta_a=optics[0].eta, eta_b=optics[1].eta,
+            visibility=base.visibility * math.exp(-mismatch / lifetime),
+            phase_noise=base.phase_noise if stabilised else UNSTABILISED_PHASE_NOISE,
+            dark_count_rate=dark,
+            window=window_length,
+            double_excitation=self.config.emitter.double_excitation,
+            attempt_time=master.duration,
+            fibre_km=self.config.fibre_km,
+            fibre_loss_db_per_km=self.config.fibre_loss_db_per_km,
+            wait_for_herald=False,
+        )
+        timing = Timing(lifetime=lifetime, jitter=self.config.detector.jitter,
+                        emission_start=(optics[0].arrival - window[0]) if window else 0.0)
+        readout = self._readout_after_herald(names, sequences, master)
+        return LinkSetting(params=params, timing=timing, attempt_element=master,
+                           window_open=window[0] if window else 0.0, nodes=(names[0], names[1]),
+                           readout_element=readout[0], readout_directions=readout[1])
+
+    def _readout_after_herald(self, names: list[str], sequences: list[DecodedSequence],
+                              master: DecodedElement) -> tuple[DecodedElement | None, Any]:
+        """The element the event jump leads to, if it reads the spins out, and the bases."""
+        target = master.jump_on_event
+        if not target.isdigit():
+            return None, None
+        index = int(target) - 1
+        directions = []
+        element = None
+        for name, sequence in zip(names, sequences, strict=True):
+            if index >= len(sequence.elements) or not sequence.elements[index].readouts:
+                return None, None
+            element = sequence.elements[index]
+            node = self.state.nodes[name]
+            unitary = self.rotation_before(node, element, element.readouts[0].start)
+            directions.append(measured_direction(unitary))
+        return element, (directions[0], directions[1])
+
+    # --- count rates -------------------------------------------------------------
+
+    def attempt_rate(self) -> float:
+        setting = self.link()
+        return 0.0 if setting is None else 1.0 / setting.params.cycle_time
+
+    def snspd_count_rate(self, index: int) -> float:
+        """Counts/s of SNSPD channel ``index`` (0-based): dark counts, noise, reference
+        light and, for the heralding detectors, the photons of running attempts."""
+        detector = self.detector_at(index)
+        if detector.bias == 0.0:
+            return 0.0
+        rate = detector.dark_count_rate
+        if index < 2:
+            rate += detector.efficiency * (self.noise_rate_per_detector()
+                                           + self.reference_flux_per_detector())
+            setting = self.link()
+            if setting is not None:
+                p = setting.params
+                rate += (p.eta_total_a * p.bright_populations[0]
+                         + p.eta_total_b * p.bright_populations[1]) / 2 / p.cycle_time
+        return rate
