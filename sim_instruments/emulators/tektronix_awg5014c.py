@@ -498,7 +498,7 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
                    for channel in self.state.channels if channel.waveform in self.state.waveforms}
         if not lengths:
             raise ScpiError(SETTINGS_CONFLICT, "no waveform is assigned to any channel")
-        if len(lengths) > 5:
+        if len(lengths) > 1:
             raise ScpiError(SETTINGS_CONFLICT, f"the channel waveforms differ in length: "
                                                f"{sorted(lengths)}")
 

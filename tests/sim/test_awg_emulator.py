@@ -533,6 +533,11 @@ def test_jump_index_survives_changes_of_the_jump_type(lab):
     lab.awg.write("SEQ:ELEM2:JTAR:TYPE OFF")
     assert lab.state.sequence[1].jump_target == "OFF"
     assert lab.awg.ask("SEQ:ELEM2:JTAR:TYPE?") == "OFF"
+    assert lab.awg.ask("SEQ:ELEM2:JTAR:IND?") == "3"
+    lab.awg.write("SEQ:ELEM2:JTAR:TYPE NEXT")
+    lab.awg.write("SEQ:ELEM2:JTAR:TYPE IND")
+    assert lab.state.sequence[1].jump_target == "3"
+    lab.awg.write("SEQ:ELEM2:JTAR:TYPE OFF")
     lab.awg.write("SEQ:ELEM2:JTAR:IND 4")
     assert lab.state.sequence[1].jump_target == "OFF"
     lab.awg.write("SEQ:ELEM2:JTAR:TYPE INDex")
