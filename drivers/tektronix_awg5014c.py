@@ -55,8 +55,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeGuard
+from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -67,11 +66,11 @@ from qcodes.parameters import Parameter, create_on_off_val_mapping
 
 from labctl.errors import DriverError
 from labctl.pulses.awg5014_format import decode_waveform, encode_waveform
+from labctl.pulses.program import JumpTarget, SequenceElement
 from labctl.visa import ScpiInstrument
 
 log = logging.getLogger(__name__)
 
-JumpTarget = int | Literal["next"]
 
 _UPLOAD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _REFERENCE_NAME = re.compile(r"\*?[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -120,47 +119,6 @@ class WaveformName(vals.Validator[str]):
 
 
 # --- the sequence table ------------------------------------------------------
-
-@dataclass(frozen=True)
-class SequenceElement:
-    """One line of the sequence table.
-
-    ``waveforms[i]`` is played on channel ``i + 1`` (``None``: channel left
-    unassigned; trailing ``None`` are dropped). ``event_jump`` is where an
-    event sends the sequencer (1-based index, ``"next"``, or ``None`` to ignore
-    events); ``goto`` is the unconditional 1-based successor (``None``: next).
-    """
-
-    waveforms: tuple[str | None, ...]
-    loop_count: int = 1
-    infinite: bool = False
-    wait_for_trigger: bool = False
-    event_jump: JumpTarget | None = None
-    goto: int | None = None
-
-    def __post_init__(self) -> None:
-        names = tuple(self.waveforms)
-        while names and names[-1] is None:
-            names = names[:-1]
-        if not names:
-            raise ValueError("a sequence element needs at least one waveform")
-        for name in names:
-            if name is not None:
-                check_waveform_name(name, allow_predefined=True)
-        object.__setattr__(self, "waveforms", names)
-        if not _is_int(self.loop_count) or self.loop_count < 1:
-            raise ValueError(f"loop_count must be an integer >= 1, got {self.loop_count!r}")
-        object.__setattr__(self, "loop_count", int(self.loop_count))
-        if _is_int(self.event_jump) and self.event_jump >= 1:
-            object.__setattr__(self, "event_jump", int(self.event_jump))
-        elif not (self.event_jump is None or self.event_jump == "next"):
-            raise ValueError(f"event_jump must be None, 'next' or an index >= 1, "
-                             f"got {self.event_jump!r}")
-        if _is_int(self.goto) and self.goto >= 1:
-            object.__setattr__(self, "goto", int(self.goto))
-        elif self.goto is not None:
-            raise ValueError(f"goto must be None or an index >= 1, got {self.goto!r}")
-
 
 def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     """True for Python and numpy integers, not for booleans."""
@@ -386,6 +344,9 @@ class TektronixAWG5014C(ScpiInstrument):
         if not isinstance(element, SequenceElement):
             raise TypeError(f"element {index} is a {type(element).__name__}, "
                             f"not a SequenceElement")
+        for name in element.waveforms:
+            if name is not None:
+                check_waveform_name(name, allow_predefined=True)
         if len(element.waveforms) > self.n_channels:
             raise ValueError(f"element {index} names {len(element.waveforms)} channels, "
                              f"the AWG has {self.n_channels}")

@@ -44,6 +44,7 @@ class SimulatedInstrument:
     node: str | None
     role: str | None
     init: Mapping[str, Any] = field(default_factory=dict)
+    wiring: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

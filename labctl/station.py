@@ -56,7 +56,7 @@ _TOP_LEVEL_KEYS = {"description", "instruments", "profiles"}
 #: Keys QCoDeS itself understands in an instrument entry.
 _QCODES_KEYS = {"type", "address", "port", "init", "parameters", "add_parameters",
                 "enable_forced_reconnect"}
-_LABCTL_KEYS = {"node", "role", "safety_limits", "description"}
+_LABCTL_KEYS = {"node", "role", "safety_limits", "description", "wiring"}
 _INSTRUMENT_KEYS = _QCODES_KEYS | _LABCTL_KEYS
 _PROFILE_KEYS = {"description", "instruments", "simulator", "world"}
 _PROFILE_INSTRUMENT_KEYS = {"address", "port", "init", "parameters", "safety_limits"}
@@ -81,6 +81,7 @@ class InstrumentSpec:
     node: str | None = None
     role: str | None = None
     safety_limits: tuple[SafetyLimit, ...] = ()
+    wiring: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,11 @@ class LabStation(Station):
         component = self.components[name]
         assert isinstance(component, Instrument)
         return component
+
+    def wiring(self, role: str, node: str | None = None) -> dict[str, Any]:
+        """How the instrument playing ``role`` is cabled (its ``wiring:`` in the station)."""
+        name = self.instrument(role, node).name
+        return dict(next(s.wiring for s in self.spec.instruments if s.name == name))
 
     def loaded_instruments(self) -> list[Instrument]:
         """The station's instruments, in file order."""
@@ -237,7 +243,8 @@ def simulated_station(spec: StationSpec) -> SimulatedStation:
         path=spec.path, profile=spec.profile, world=spec.world,
         instruments=tuple(SimulatedInstrument(
             name=s.name, driver=f"{s.driver.__module__}.{s.driver.__qualname__}",
-            node=s.node, role=s.role, init=dict(s.qcodes_config.get("init") or {}))
+            node=s.node, role=s.role, init=dict(s.qcodes_config.get("init") or {}),
+            wiring=dict(s.wiring))
             for s in spec.instruments))
 
 
@@ -308,10 +315,11 @@ def _instrument_spec(where: str, name: str, entry: Any, overlay: Any,
             raise StationError(where, f"must be a name, not {merged[key]!r}",
                                instrument=name, key=key)
     limits = _safety_limits(where, name, merged.get("safety_limits", {}))
+    wiring = _mapping(where, name, "wiring", merged.get("wiring") or {})
     qcodes_config = {key: value for key, value in merged.items() if key in _QCODES_KEYS}
     return InstrumentSpec(name=name, driver=driver, qcodes_config=qcodes_config,
                           node=merged.get("node"), role=merged.get("role"),
-                          safety_limits=limits)
+                          safety_limits=limits, wiring=dict(wiring))
 
 
 def _driver_class(where: str, name: str, type_path: Any) -> type[Instrument]:

@@ -75,22 +75,11 @@ def _conditional_sync(world: World, sync_input: int) -> bool:
 
 def record(world: World, duration: float) -> Recording:
     """Tags the tagger records in ``duration`` seconds of virtual time from now."""
-    inputs = {**DEFAULT_INPUTS, **world.config.tagger_inputs}
+    inputs = {**DEFAULT_INPUTS, **world.tagger_inputs}
     rng = world.rng
     channels: list[NDArray[np.int64]] = []
     times: list[NDArray[np.float64]] = []
     attempts = heralds = 0
-
-    # free-running counts of the heralding detectors (dark, noise, reference light)
-    for index, name in enumerate(("herald_plus", "herald_minus")):
-        detector = world.detector_at(index)
-        if detector.bias == 0.0:
-            continue
-        rate = detector.dark_count_rate + detector.efficiency * (
-            world.noise_rate_per_detector() + world.reference_flux_per_detector())
-        stream = poisson_times(rate, duration, rng)
-        channels.append(np.full(len(stream), inputs[name]))
-        times.append(stream)
 
     setting = world.link()
     if setting is not None:
@@ -130,8 +119,36 @@ def record(world: World, duration: float) -> Recording:
         if setting.readout_element is not None and setting.readout_directions is not None:
             _readout_tags(world, setting, sampled, start, keep_event, period, inputs,
                           channels, times, rng)
+        windows_open = starts_all[inside] + setting.window_open
+        window_length = setting.params.window
+    else:
+        windows_open, window_length = np.zeros(0), 0.0
+    _free_running(world, duration, windows_open, window_length, inputs, channels, times, rng)
 
     return _finish(world, channels, times, attempts, heralds, duration)
+
+
+def _free_running(world: World, duration: float, windows_open: NDArray[np.float64],
+                  window: float, inputs: dict[str, int], channels: list[NDArray[np.int64]],
+                  times: list[NDArray[np.float64]], rng: np.random.Generator) -> None:
+    """Dark counts, noise and reference light outside the detection windows.
+
+    Inside the windows the sampler already drew the dark and noise clicks, and
+    the phase-reference light is time-multiplexed off there.
+    """
+    for index, name in enumerate(("herald_plus", "herald_minus")):
+        detector = world.detector_at(index)
+        if detector.bias == 0.0:
+            continue
+        rate = detector.dark_count_rate + detector.efficiency * (
+            world.noise_rate_per_detector() + world.reference_flux_per_detector())
+        stream = poisson_times(rate, duration, rng)
+        if len(windows_open) and window > 0:
+            owner = np.searchsorted(windows_open, stream, side="right") - 1
+            inside = (owner >= 0) & (stream - windows_open[np.maximum(owner, 0)] <= window)
+            stream = stream[~inside]
+        channels.append(np.full(len(stream), inputs[name]))
+        times.append(stream)
 
 
 def _readout_tags(world: World, setting: LinkSetting, sampled: SampledAttempts,
@@ -191,7 +208,7 @@ def _finish(world: World, channels: list[NDArray[np.int64]], times: list[NDArray
 
 def input_rate(world: World, number: int) -> float:
     """Average counts/s on tagger input ``number`` (for its counters)."""
-    inputs = {**DEFAULT_INPUTS, **world.config.tagger_inputs}
+    inputs = {**DEFAULT_INPUTS, **world.tagger_inputs}
     by_number = {v: k for k, v in inputs.items()}
     what = by_number.get(number)
     if what == "herald_plus":

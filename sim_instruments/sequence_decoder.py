@@ -26,26 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from labctl.pulses.wiring import AwgWiring, MarkerOutput
 from sim_instruments.world_state import AwgState, AwgWaveform
-
-
-@dataclass(frozen=True)
-class MarkerWire:
-    """One marker output: AWG channel (1-4) and marker (1 or 2)."""
-
-    channel: int
-    marker: int
-
-
-@dataclass(frozen=True)
-class Wiring:
-    """Which AWG outputs drive what at a node (the station's ``world.wiring``)."""
-
-    excitation: MarkerWire = MarkerWire(1, 1)
-    detection_window: MarkerWire = MarkerWire(1, 2)
-    readout: MarkerWire = MarkerWire(2, 1)
-    mw_i: int = 1
-    mw_q: int = 2
 
 
 @dataclass(frozen=True)
@@ -123,7 +105,7 @@ def _channel_data(awg: AwgState, name: str) -> AwgWaveform | None:
     return awg.waveforms.get(name) if name else None
 
 
-def _marker(awg: AwgState, names: list[str], wire: MarkerWire,
+def _marker(awg: AwgState, names: list[str], wire: MarkerOutput,
             length: int) -> NDArray[np.bool_]:
     data = _channel_data(awg, names[wire.channel - 1])
     channel = awg.channels[wire.channel - 1]
@@ -142,7 +124,7 @@ def _analog(awg: AwgState, names: list[str], channel_number: int,
     return data.analog * (channel.amplitude_vpp / 4.5)
 
 
-def decode_element(awg: AwgState, names: list[str], wiring: Wiring, loops: int,
+def decode_element(awg: AwgState, names: list[str], wiring: AwgWiring, loops: int,
                    jump: str) -> DecodedElement | None:
     """One element from the waveform names it plays on each channel."""
     lengths = {len(awg.waveforms[n].analog) for n in names if n and n in awg.waveforms}
@@ -163,7 +145,7 @@ def decode_element(awg: AwgState, names: list[str], wiring: Wiring, loops: int,
     )
 
 
-def decode(awg: AwgState, wiring: Wiring) -> DecodedSequence:
+def decode(awg: AwgState, wiring: AwgWiring) -> DecodedSequence:
     """The node's running program: its sequence table, or the continuous waveforms."""
     if not awg.running:
         return DecodedSequence(False, (), awg.sample_rate)

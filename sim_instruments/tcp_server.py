@@ -71,15 +71,29 @@ def next_message(buffer: bytearray) -> bytes | None:
     return None
 
 
+def _acknowledge_now(sock: socket.socket) -> None:
+    """Acknowledge received data at once (Linux ``TCP_QUICKACK``; it resets after a read).
+
+    A controller whose stack batches small writes (Nagle's algorithm, as pyvisa-py's
+    socket sessions do) waits for this acknowledgement before sending its next
+    command; a delayed ACK would add ~40 ms to every write/``SYST:ERR?`` pair.
+    """
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if quickack is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
+
 class _Connection(socketserver.BaseRequestHandler):
     server: InstrumentServer
 
     def handle(self) -> None:
         buffer = bytearray()
         sock: socket.socket = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         while not self.server.stopping.is_set():
             try:
                 chunk = sock.recv(1 << 16)
+                _acknowledge_now(sock)
             except OSError:
                 return
             if not chunk:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from labctl.clock import Clock
 from labctl.errors import LabctlError
+from labctl.pulses.wiring import AwgWiring, parse_wiring
 from labctl.simulation import (
     ControlClient,
     RemoteSession,
@@ -109,7 +110,18 @@ def build_world(station: SimulatedStation) -> World:
     except (TypeError, ValueError) as error:
         raise LabctlError(f"{station.path}: profile '{station.profile}': key 'world': "
                           f"{error}") from None
-    return World(state, config)
+    wirings: dict[str, AwgWiring] = {}
+    tagger_inputs: dict[str, int] = {}
+    for instrument in station.instruments:
+        try:
+            if instrument.role == "awg" and instrument.node:
+                wirings[instrument.node] = parse_wiring(instrument.wiring)
+            elif instrument.role == "time_tagger":
+                tagger_inputs = {str(k): int(v) for k, v in instrument.wiring.items()}
+        except (TypeError, ValueError) as error:
+            raise LabctlError(f"{station.path}: instrument '{instrument.name}': key 'wiring': "
+                              f"{error}") from None
+    return World(state, config, wirings, tagger_inputs)
 
 
 class ControlEmulator(ScpiEmulator):

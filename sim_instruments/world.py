@@ -37,13 +37,8 @@ from labctl.physics.link import LinkParameters
 from labctl.physics.optics import Fibre, FrequencyConverter
 from labctl.physics.presets import preset
 from labctl.physics.sampling import Timing, window_fraction
-from sim_instruments.sequence_decoder import (
-    DecodedElement,
-    DecodedSequence,
-    MarkerWire,
-    Wiring,
-    decode,
-)
+from labctl.pulses.wiring import AwgWiring
+from sim_instruments.sequence_decoder import DecodedElement, DecodedSequence, decode
 from sim_instruments.spin import IDENTITY, bright_population, drive_unitary, measured_direction
 from sim_instruments.world_state import LaserState, NodeState, WorldState
 
@@ -77,9 +72,7 @@ class WorldConfig:
     rabi_reference_dbm: float = 10.0
     readout_photons_bright: float = -math.log(1 - 0.95)
     readout_photons_dark: float = -math.log(0.995)
-    reference_photon_fraction: float = 1e-12
-    wiring: Wiring = field(default_factory=Wiring)
-    tagger_inputs: dict[str, int] = field(default_factory=dict)
+    reference_photon_fraction: float = 1e-13
     seed: int = 20180613
 
     @classmethod
@@ -91,8 +84,6 @@ class WorldConfig:
             raise ValueError(f"unknown world key(s): {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(sorted(known))})")
         values = dict(mapping)
-        if "wiring" in values:
-            values["wiring"] = _wiring(values["wiring"])
         for name in ("emitter", "detector", "converter"):
             if name in values and isinstance(values[name], dict):
                 values[name] = dataclasses.replace(getattr(cls(), name), **values[name])
@@ -105,16 +96,6 @@ class WorldConfig:
         """Spin-readout fidelities implied by the photon numbers (≥ 1 photon = bright)."""
         return Readout(1 - math.exp(-self.readout_photons_bright),
                        math.exp(-self.readout_photons_dark))
-
-
-def _wiring(mapping: dict[str, Any]) -> Wiring:
-    values: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if key in ("mw_i", "mw_q"):
-            values[key] = int(value)
-        else:
-            values[key] = MarkerWire(int(value["channel"]), int(value["marker"]))
-    return dataclasses.replace(Wiring(), **values)
 
 
 @dataclass(frozen=True)
@@ -143,15 +124,19 @@ class LinkSetting:
 class World:
     """Physics of the whole virtual lab over a shared `WorldState`."""
 
-    def __init__(self, state: WorldState, config: WorldConfig) -> None:
+    def __init__(self, state: WorldState, config: WorldConfig,
+                 wirings: dict[str, AwgWiring] | None = None,
+                 tagger_inputs: dict[str, int] | None = None) -> None:
         self.state = state
         self.config = config
+        self.wirings = wirings or {}
+        self.tagger_inputs = tagger_inputs or {}
         self.rng = np.random.default_rng(config.seed)
 
     # --- per-node pieces ---------------------------------------------------
 
     def sequence(self, node: str) -> DecodedSequence:
-        return decode(self.state.nodes[node].awg, self.config.wiring)
+        return decode(self.state.nodes[node].awg, self.wirings.get(node, AwgWiring()))
 
     def rabi_hz(self, node: NodeState) -> float:
         """Rabi frequency at full-scale I/Q, 0 when the microwave output is off."""
@@ -284,7 +269,8 @@ class World:
         detectors = self.herald_detectors()
         dark = float(np.mean([d.dark_count_rate for d in detectors]))
         efficiency = float(np.mean([d.efficiency for d in detectors]))
-        dark += efficiency * (self.noise_rate_per_detector() + self.reference_flux_per_detector())
+        # the phase-reference light is time-multiplexed: off during detection windows
+        dark += efficiency * self.noise_rate_per_detector()
         reference = self.state.heralding.reference_laser
         stabilised = reference.emission and reference.locked
         window_length = (window[1] - window[0]) if window else 0.0

@@ -92,16 +92,14 @@ class NewFocusTLB6700Emulator(ScpiEmulator):
 
     identity = "New_Focus 6700 v2.4 03/19/14 SN1012"
     reply_terminator = b"\r\n"
+    #: The Velocity has no SCPI error queue: its errors are read with ERRSTR?.
+    error_query = "ERRSTR?"
 
     def __init__(self, state: LaserState, clock: VirtualClock | None = None) -> None:
         super().__init__()
         self.state = state
         self.clock = clock
         self._refusals = 0
-        # The Velocity has no SCPI error queue: SYST:ERR? is an unknown command.
-        self._commands = [entry for entry in self._commands
-                          if not (entry[1] and entry[0].match("SYST:ERR"))]
-        self.register("ERRSTR?", lambda call: self.pop_error())
         self.register("*STB?", lambda call: "128" if self.errors else "0")
         self.register("SOURce:WAVElength", self._set_wavelength)
         self.register("SOURce:WAVElength?", lambda call: f"{self.state.wavelength_nm:.3f}")

@@ -203,6 +203,8 @@ class ScpiEmulator:
     identity: str = "LABCTL,EMULATOR,0,0"
     #: Reply terminator the real unit uses.
     reply_terminator: bytes = b"\n"
+    #: The query that pops the error queue (units with another mechanism override it).
+    error_query: str = "SYSTem:ERRor[:NEXT]?"
 
     def __init__(self) -> None:
         self._commands: list[tuple[re.Pattern[str], bool, Handler]] = []
@@ -213,7 +215,7 @@ class ScpiEmulator:
         self.register("*OPC?", lambda call: "1")
         self.register("*WAI", lambda call: None)
         self.register("*TST?", lambda call: "0")
-        self.register("SYSTem:ERRor[:NEXT]?", lambda call: self.pop_error())
+        self.register(self.error_query, lambda call: self.pop_error())
 
     def register(self, spelling: str, handler: Handler) -> None:
         """Answer ``spelling`` (a trailing ``?`` makes it a query) with ``handler``."""

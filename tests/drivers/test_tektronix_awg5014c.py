@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from drivers.tektronix_awg5014c import (
-    SequenceElement,
     TektronixAWG5014C,
     check_waveform_length,
     check_waveform_name,
 )
 from labctl.errors import DriverError
 from labctl.pulses.awg5014_format import CODE_ZERO, decode_waveform, encode_waveform
+from labctl.pulses.program import SequenceElement
 
 LSB = 1 / 8191
 
@@ -149,7 +149,6 @@ def test_sequence_element_is_frozen():
 @pytest.mark.parametrize("kwargs, problem", [
     ({"waveforms": ()}, "at least one waveform"),
     ({"waveforms": (None, None)}, "at least one waveform"),
-    ({"waveforms": ("bad name",)}, "invalid waveform name"),
     ({"waveforms": ("a",), "loop_count": 0}, "loop_count"),
     ({"waveforms": ("a",), "loop_count": True}, "loop_count"),
     ({"waveforms": ("a",), "loop_count": 2.0}, "loop_count"),
@@ -161,6 +160,14 @@ def test_sequence_element_is_frozen():
 def test_sequence_element_refuses_nonsense(kwargs, problem):
     with pytest.raises(ValueError, match=problem):
         SequenceElement(**kwargs)
+
+
+def test_define_sequence_refuses_names_this_awg_cannot_hold(open_twin, command_log):
+    awg = open_twin(TektronixAWG5014C, "tektronix_awg5014c.yaml")
+    sent = command_log(awg)
+    with pytest.raises(ValueError, match="invalid waveform name"):
+        awg.define_sequence([SequenceElement(waveforms=("bad name",))])
+    assert sent == []
 
 
 # --- the driver against its twin ---------------------------------------------

@@ -1,0 +1,167 @@
+"""The virtual lab behaves physically, seen through the real drivers over TCP.
+
+Each test drives the simulated station exactly as an experiment would
+(by role, through `labctl.pulses`) and checks what the instruments report.
+Statistical comparisons use 4 standard errors from the expected counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from labctl import station as station_module
+from labctl.physics.detector import Detector
+from labctl.physics.link import predict
+from labctl.physics.sampling import window_fraction
+from labctl.pulses.program import render
+from labctl.pulses.wiring import AwgWiring
+from sim_instruments.world import WorldConfig
+from tests.sim.link_bringup import (
+    EXCITATION_AT,
+    RABI_FULL_SCALE_HZ,
+    AttemptDesign,
+    acquire,
+    attempt_program,
+    bring_up,
+    heralds,
+    keep_only_heralded_syncs,
+)
+
+Z = 4.0
+
+
+@pytest.fixture(scope="module")
+def station():
+    with station_module.load() as loaded:
+        bring_up(loaded)
+        keep_only_heralded_syncs(loaded)
+        yield loaded
+
+
+def reprogram(station, design: AttemptDesign) -> None:
+    from labctl.pulses.program import load_program
+    from labctl.pulses.wiring import parse_wiring
+
+    for node in ("node_a", "node_b"):
+        awg = station.instrument("awg", node)
+        load_program(awg, attempt_program(design), awg.sample_rate(),
+                     parse_wiring(station.wiring("awg", node)))
+        awg.run()
+
+
+def signal_clicks(station, seconds: float) -> int:
+    channels, timestamps = acquire(station, seconds)
+    return heralds(station, channels, timestamps).clicks_in_windows
+
+
+def expected_link(design: AttemptDesign):
+    """The link parameters worked out by hand from the design and the world's constants."""
+    config = WorldConfig()
+    samples = render(attempt_program(design).segments[0], 1.2e9, AwgWiring())
+    rotation = np.count_nonzero(samples[1].analog) / 1.2e9
+    theta = 2 * math.pi * RABI_FULL_SCALE_HZ * rotation
+    alpha = math.cos(theta / 2) ** 2
+    pulse = np.count_nonzero(samples[1].marker1) / 1.2e9
+    p_exc = math.sin(math.pi / 2 * pulse / config.excitation_pi_duration_s) ** 2
+    detector = Detector(bias=15e-6)
+    eta = (p_exc * config.emitter.photon_efficiency * config.converter.efficiency(65.0, 2.0)
+           * detector.efficiency)
+    window_open = np.flatnonzero(samples[1].marker2)[0] / 1.2e9
+    arrival = EXCITATION_AT + config.optical_delay_s
+    eta *= window_fraction(config.emitter.lifetime, arrival - window_open, design.window)
+    noise = 2 * config.converter.noise_rate(2.0) * 10 ** (-0.2 * 0.001 / 10) / 2
+    base = predict.__globals__["LinkParameters"]()
+    return dataclasses.replace(
+        base, alpha=alpha, alpha_b=alpha, eta_a=eta, eta_b=eta, window=design.window,
+        dark_count_rate=detector.dark_count_rate + detector.efficiency * noise,
+        attempt_time=design.period, wait_for_herald=False)
+
+
+def test_herald_rate_through_the_drivers_matches_the_prediction(station):
+    design = AttemptDesign()
+    reprogram(station, design)
+    seconds = 60.0
+    channels, timestamps = acquire(station, seconds)
+    found = heralds(station, channels, timestamps)
+    expected = predict(expected_link(design)).rate_hz * seconds
+    assert abs(found.count - expected) < Z * math.sqrt(expected), (found.count, expected)
+    # heralds spread over both detectors (Psi+ and Psi-)
+    plus = np.count_nonzero(found.detector == 0)
+    assert abs(plus - found.count / 2) < Z * math.sqrt(found.count / 4)
+
+
+def test_twice_the_attempts_give_twice_the_heralds(station):
+    seconds = 40.0
+    reprogram(station, AttemptDesign(period=11e-6))
+    slow = signal_clicks(station, seconds)
+    reprogram(station, AttemptDesign(period=5.5e-6))
+    fast = signal_clicks(station, seconds)
+    ratio_error = 2 * math.sqrt(1 / fast + 1 / slow)
+    assert abs(fast / slow - 2) < Z * ratio_error, (fast, slow)
+
+
+@pytest.mark.parametrize("design", [
+    AttemptDesign(excitation=False),
+    AttemptDesign(window_offset=2e-6),      # window long after the photons
+    AttemptDesign(window_offset=-200e-9),   # window before the excitation
+], ids=["no-excitation-marker", "window-late", "window-early"])
+def test_no_photons_without_excitation_or_with_a_misplaced_window(station, design):
+    seconds = 40.0
+    reprogram(station, design)
+    clicks = signal_clicks(station, seconds)
+    # only dark counts and pump noise remain in the windows
+    noise_rate = expected_link(AttemptDesign()).dark_count_rate
+    dark_expected = 2 * noise_rate * design.window * seconds / design.period
+    assert clicks < dark_expected + Z * math.sqrt(dark_expected) + 1
+    reprogram(station, AttemptDesign())
+    assert signal_clicks(station, seconds) > 5 * max(clicks, 1)
+
+
+def test_converter_efficiency_peaks_at_the_phase_matching_temperature(station):
+    reprogram(station, AttemptDesign(alpha=0.4))
+    converter_a = station.instrument("frequency_converter", "node_a")
+    converter_b = station.instrument("frequency_converter", "node_b")
+    temperatures = [62.0, 63.5, 65.0, 66.5, 68.0]
+    counts = []
+    for temperature in temperatures:
+        converter_a.oven_setpoint_c(temperature)
+        converter_b.oven_setpoint_c(temperature)
+        station.clock.sleep(300.0)
+        assert converter_a.oven_stable()
+        counts.append(signal_clicks(station, 20.0))
+    converter_a.oven_setpoint_c(65.0)
+    converter_b.oven_setpoint_c(65.0)
+    station.clock.sleep(300.0)
+    assert temperatures[int(np.argmax(counts))] == 65.0, counts
+    assert counts[2] > 2 * counts[0] and counts[2] > 2 * counts[-1]
+
+
+def test_snspd_count_rate_rises_with_bias_to_a_plateau_and_dark_counts_with_it(station):
+    if True:
+        snspd = station.instrument("snspd", "heralding")
+        reference = station.instrument("phase_reference_laser", "heralding")
+        reference.wavelength_nm(1588.0)
+        reference.power(0.02)
+        channel = snspd.ch1
+        channel.output(True)
+        biases = np.linspace(4e-6, 20e-6, 17)
+        lit, dark = [], []
+        for bias in biases:
+            channel.bias_current(float(bias))
+            reference.output(True)
+            lit.append(channel.count_rate())
+            reference.output(False)
+            dark.append(channel.count_rate())
+        lit, dark = np.array(lit), np.array(dark)
+        signal = lit - dark
+        assert np.all(np.diff(signal) >= -0.2)  # efficiency rises with bias (0.1 Hz display)
+        assert signal[-1] - signal[-4] < 0.02 * signal[-1]  # ... to a plateau
+        assert signal[-1] > 10 * signal[0]
+        assert np.all(np.diff(dark) >= 0) and dark[-1] > 100 * dark[0]  # dark counts grow
+        channel.bias_current(15e-6)
+        reference.power(1e-3)
+        reference.output(True)
