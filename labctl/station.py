@@ -412,7 +412,7 @@ def _connect(station: LabStation, spec: InstrumentSpec) -> None:
     captured = io.StringIO()
     try:
         with contextlib.redirect_stdout(captured):
-            instrument = station.load_instrument(spec.name)
+            instrument = station.load_instrument(spec.name, update_snapshot=False)
     except LabctlError:
         raise
     except Exception as error:  # any driver/VISA failure: one line

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from pyvisa.errors import VisaIOError
 from qcodes.instrument import Instrument
 
 from labctl.station import LabStation
+
+log = logging.getLogger(__name__)
 
 
 def flatten_parameters(snapshot: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
@@ -30,20 +34,39 @@ def flatten_parameters(snapshot: dict[str, Any], prefix: str = "") -> dict[str, 
 
 
 def instrument_summary(station: LabStation, instrument: Instrument) -> dict[str, Any]:
-    """One instrument: what it is, where it is, and what its parameters read now."""
+    """One instrument: what it is, where it is, and what its parameters read now.
+
+    An instrument that does not answer its identity query is summarised with
+    ``error`` set and no parameters, instead of stopping the whole summary.
+    """
     spec = next(s for s in station.spec.instruments if s.name == instrument.name)
-    snapshot = instrument.snapshot(update=True)
-    return {
+    summary: dict[str, Any] = {
         "name": instrument.name,
         "node": spec.node,
         "role": spec.role,
         "driver": f"{spec.driver.__module__}.{spec.driver.__qualname__}",
         "address": spec.qcodes_config.get("address"),
-        "idn": instrument.IDN.get() if "IDN" in instrument.parameters else None,
+        "idn": None,
+        "error": None,
         "safety_limits": {limit.parameter: [limit.lower, limit.upper]
                           for limit in spec.safety_limits},
-        "parameters": flatten_parameters(snapshot),
+        "parameters": {},
     }
+    try:
+        instrument.ask("*IDN?")  # a dead instrument costs one timeout, not one per parameter
+    except (VisaIOError, OSError, UnicodeDecodeError) as error:  # report it, carry on
+        log.warning("%s does not answer: %s", instrument.name, _first_line(error))
+        summary["error"] = f"not answering: {_first_line(error)}"
+        return summary
+    idn = instrument.IDN.get()
+    summary["idn"] = idn
+    summary["parameters"] = flatten_parameters(instrument.snapshot(update=True))
+    return summary
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error.args[0]) if error.args else type(error).__name__
+    return " ".join(text.split())
 
 
 def station_summary(station: LabStation) -> dict[str, Any]:

@@ -73,6 +73,38 @@ def _conditional_sync(world: World, sync_input: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class AttemptClock:
+    """When attempt i starts: i periods, plus one readout element per earlier herald.
+
+    Vectorised over any set of indices or times, without an array per attempt.
+    """
+
+    period: float
+    readout_time: float
+    herald_attempts: NDArray[np.int64]   # sorted indices of heralded attempts
+
+    def start(self, index: NDArray[np.int64]) -> NDArray[np.float64]:
+        earlier = np.searchsorted(self.herald_attempts, index, side="left")
+        return index * self.period + earlier * self.readout_time
+
+    def attempt_at(self, time: NDArray[np.float64], n: int) -> NDArray[np.int64]:
+        """The last attempt started at or before each time (-1 before the first)."""
+        low = np.full(len(time), -1, dtype=np.int64)
+        high = np.full(len(time), n - 1, dtype=np.int64)
+        while np.any(low < high):
+            middle = (low + high + 1) // 2
+            started = self.start(np.maximum(middle, 0)) <= time
+            low = np.where(started, middle, low)
+            high = np.where(started, high, middle - 1)
+        return low
+
+    def played(self, n: int, duration: float) -> int:
+        """How many of the n scheduled attempts finish within ``duration``."""
+        last = self.attempt_at(np.array([duration - self.period]), n)[0]
+        return int(last + 1)
+
+
 def record(world: World, duration: float) -> Recording:
     """Tags the tagger records in ``duration`` seconds of virtual time from now."""
     inputs = {**DEFAULT_INPUTS, **world.tagger_inputs}
@@ -80,23 +112,19 @@ def record(world: World, duration: float) -> Recording:
     channels: list[NDArray[np.int64]] = []
     times: list[NDArray[np.float64]] = []
     attempts = heralds = 0
+    gated = _gated_detectors(world, inputs)
 
     setting = world.link()
+    clock: AttemptClock | None = None
+    n_played = 0
     if setting is not None:
         n, period, readout_time = _schedule(setting, duration)
         sampled = sample_attempts(setting.params, n, rng, setting.timing)
         heralded = sampled.heralded
-        herald_attempts = sampled.attempt[heralded]
-        # each herald delays later attempts by the readout element it triggers
-        starts_all = np.arange(n, dtype=np.float64) * period
-        if readout_time > 0 and len(herald_attempts):
-            shift = np.searchsorted(herald_attempts, np.arange(n), side="left") * readout_time
-            starts_all = starts_all + shift
-        inside = starts_all + period <= duration
-        n_played = int(np.count_nonzero(inside))
-        attempts = n_played
-        start = starts_all[sampled.attempt]
-        keep_event = start + period <= duration
+        clock = AttemptClock(period, readout_time, sampled.attempt[heralded])
+        n_played = attempts = clock.played(n, duration)
+        start = clock.start(sampled.attempt)
+        keep_event = sampled.attempt < n_played
         heralds = int(np.count_nonzero(heralded & keep_event))
         windows = setting.attempt_element.windows
         # clicks: detector of each click, at its time in its round's window
@@ -113,24 +141,44 @@ def record(world: World, duration: float) -> Recording:
         if _conditional_sync(world, inputs["sync"]):
             sync_times = start[keep_event] + setting.window_open
         else:
-            sync_times = starts_all[inside] + setting.window_open
+            sync_times = clock.start(np.arange(n_played)) + setting.window_open
         channels.append(np.full(len(sync_times), inputs["sync"]))
         times.append(sync_times)
         if setting.readout_element is not None and setting.readout_directions is not None:
             _readout_tags(world, setting, sampled, start, keep_event, period, inputs,
                           channels, times, rng)
-        windows_open = starts_all[inside] + setting.window_open
-        window_length = setting.params.window
-    else:
-        windows_open, window_length = np.zeros(0), 0.0
-    _free_running(world, duration, windows_open, window_length, inputs, channels, times, rng)
+    if not gated:
+        _free_running(world, duration, setting, clock, n_played, inputs, channels, times, rng)
 
     return _finish(world, channels, times, attempts, heralds, duration)
 
 
-def _free_running(world: World, duration: float, windows_open: NDArray[np.float64],
-                  window: float, inputs: dict[str, int], channels: list[NDArray[np.int64]],
-                  times: list[NDArray[np.float64]], rng: np.random.Generator) -> None:
+def _gated_detectors(world: World, inputs: dict[str, int]) -> bool:
+    """Are both heralding inputs recorded through window filters that mute outside?
+
+    Then only clicks inside detection windows reach the tag stream (the time
+    controller gates the detectors with the sync), and free-running counts
+    between windows are never recorded.
+    """
+    tagger = world.state.heralding.tagger
+    for name in ("herald_plus", "herald_minus"):
+        number = inputs[name]
+        if number > len(tagger.inputs):
+            return False
+        link = tagger.inputs[number - 1].timetag_link.upper()
+        if not link.startswith("TSCO"):
+            return False
+        flt = tagger.filters[int(link[4:]) - 1]
+        if not (flt.enabled and flt.outside.upper() == "MUTE"
+                and flt.first_link.upper() == f"DELA{number}"):
+            return False
+    return True
+
+
+def _free_running(world: World, duration: float, setting: LinkSetting | None,
+                  clock: AttemptClock | None, n_played: int, inputs: dict[str, int],
+                  channels: list[NDArray[np.int64]], times: list[NDArray[np.float64]],
+                  rng: np.random.Generator) -> None:
     """Dark counts, noise and reference light outside the detection windows.
 
     Inside the windows the sampler already drew the dark and noise clicks, and
@@ -143,9 +191,10 @@ def _free_running(world: World, duration: float, windows_open: NDArray[np.float6
         rate = detector.dark_count_rate + detector.efficiency * (
             world.noise_rate_per_detector() + world.reference_flux_per_detector())
         stream = poisson_times(rate, duration, rng)
-        if len(windows_open) and window > 0:
-            owner = np.searchsorted(windows_open, stream, side="right") - 1
-            inside = (owner >= 0) & (stream - windows_open[np.maximum(owner, 0)] <= window)
+        if setting is not None and clock is not None and n_played:
+            owner = clock.attempt_at(stream, n_played)
+            since = stream - clock.start(np.maximum(owner, 0)) - setting.window_open
+            inside = (owner >= 0) & (since >= 0) & (since <= setting.params.window)
             stream = stream[~inside]
         channels.append(np.full(len(stream), inputs[name]))
         times.append(stream)

@@ -46,7 +46,7 @@ def show_station(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(format_station(summary))
-    return 0
+    return 1 if any(i["error"] for i in summary["instruments"]) else 0
 
 
 def check_station(args: argparse.Namespace) -> int:
@@ -72,6 +72,8 @@ def format_station(summary: dict[str, Any]) -> str:
         model = " ".join(str(idn.get(k)) for k in ("vendor", "model") if idn.get(k))
         lines.append("")
         lines.append(f"{instrument['name']}  [{where}]  {model}  at {instrument['address']}")
+        if instrument["error"]:
+            lines.append(f"    ! {instrument['error']}")
         for name, limit in instrument["safety_limits"].items():
             lines.append(f"    safety limit {name}: {limit}")
         lines.extend(_format_parameters(instrument["parameters"]))

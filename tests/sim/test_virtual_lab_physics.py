@@ -13,14 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from labctl import station as station_module
-from labctl.physics.detector import Detector
-from labctl.physics.link import predict
-from labctl.physics.sampling import window_fraction
-from labctl.pulses.program import render
-from labctl.pulses.wiring import AwgWiring
-from sim_instruments.world import WorldConfig
-from tests.sim.link_bringup import (
+from experiments.bringup import (
     EXCITATION_AT,
     RABI_FULL_SCALE_HZ,
     AttemptDesign,
@@ -30,6 +23,13 @@ from tests.sim.link_bringup import (
     heralds,
     keep_only_heralded_syncs,
 )
+from labctl import station as station_module
+from labctl.physics.detector import Detector
+from labctl.physics.link import predict
+from labctl.physics.sampling import window_fraction
+from labctl.pulses.program import render
+from labctl.pulses.wiring import AwgWiring
+from sim_instruments.world import WorldConfig
 
 Z = 4.0
 

@@ -1,8 +1,12 @@
-"""Bringing up the simulated two-node link through the real drivers (test support).
+"""Bringing a two-node link up for single-click entanglement attempts.
 
-Everything goes through the station by role and through `labctl.pulses`,
-exactly as an experiment would; the numbers (π power, Rabi frequency,
-optical delay, phase-matching temperature) are the virtual lab's defaults.
+Everything goes through the station by role and through `labctl.pulses`;
+nothing here knows whether the station is simulated. `LinkSettings` holds
+the numbers a lab finds by calibration (excitation π power, Rabi frequency,
+optical delay, phase-matching temperature, SNSPD bias); their defaults are
+the virtual lab's, so a dry run works out of the box. The tagger helpers
+set up the time controller's window filters so only attempts with a click
+reach the tag stream (`keep_only_heralded_syncs`, `gate_detectors`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from labctl.station import LabStation
 from labctl.timetags.heralds import Heralds, extract_heralds
 
 NODES = ("node_a", "node_b")
-RABI_FULL_SCALE_HZ = 10e6       # at 10 dBm and 4.5 Vpp
+#: Rabi frequency at full-scale I/Q, 10 dBm and 4.5 Vpp (calibrated by a Rabi scan).
+RABI_FULL_SCALE_HZ = 10e6
+#: Excitation pulse to photon arrival at the detectors (calibrated from histograms).
 OPTICAL_DELAY = 20e-9
 EXCITATION_AT = 1e-6
 WINDOW = 25e-9
@@ -116,3 +122,14 @@ def keep_only_heralded_syncs(station: LabStation) -> None:
     tagger.tsco1.configure_window(first="DELA3", trigger="DELA1", begin_delay_ps=0,
                                   end_delay_ps=150_000)
     tagger.input3.timetag_link("TSCO1")
+
+
+def gate_detectors(station: LabStation) -> None:
+    """Record the heralding detectors only inside detection windows opened by the sync."""
+    tagger = station.instrument("time_tagger", "heralding")
+    for number, tsco in ((1, tagger.tsco2), (2, tagger.tsco3)):
+        channel = tagger.inputs[number - 1]
+        channel.delay_link(f"INPU{number}")
+        tsco.configure_window(first=f"DELA{number}", trigger="INPU3", begin_delay_ps=0,
+                              end_delay_ps=round(WINDOW * 1e12))
+        channel.timetag_link(f"TSCO{tsco.index}")
