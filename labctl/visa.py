@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 _ERROR_REPLY = re.compile(r"^\s*([+-]?\d+)\s*(?:,\s*(.*))?$", re.DOTALL)
 
+#: Read size for binary blocks (pyvisa's default, 20 kB, makes large tag blocks slow).
+BLOCK_CHUNK_BYTES = 1 << 20
 #: At most this many entries are drained from an error queue after a refusal.
 MAX_DRAINED_ERRORS = 32
 
@@ -108,7 +110,8 @@ class ScpiErrorQueueMixin:
         """Send ``command`` and read the IEEE-488.2 block it answers with as an array."""
         handle = self.visa_handle  # type: ignore[attr-defined]
         values: NDArray[np.generic] = handle.query_binary_values(
-            command, datatype=datatype, is_big_endian=big_endian, container=np.array)
+            command, datatype=datatype, is_big_endian=big_endian, container=np.array,
+            chunk_size=BLOCK_CHUNK_BYTES)
         return values
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from labctl.clock import Clock
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, StationError
 from labctl.pulses.wiring import AwgWiring, parse_wiring
 from labctl.simulation import (
     ControlClient,
@@ -108,8 +108,8 @@ def build_world(station: SimulatedStation) -> World:
     try:
         config = WorldConfig.from_mapping(dict(station.world))
     except (TypeError, ValueError) as error:
-        raise LabctlError(f"{station.path}: profile '{station.profile}': key 'world': "
-                          f"{error}") from None
+        raise StationError(str(station.path), f"profile '{station.profile}': {error}",
+                           key="world") from None
     wirings: dict[str, AwgWiring] = {}
     tagger_inputs: dict[str, int] = {}
     for instrument in station.instruments:
@@ -119,8 +119,8 @@ def build_world(station: SimulatedStation) -> World:
             elif instrument.role == "time_tagger":
                 tagger_inputs = {str(k): int(v) for k, v in instrument.wiring.items()}
         except (TypeError, ValueError) as error:
-            raise LabctlError(f"{station.path}: instrument '{instrument.name}': key 'wiring': "
-                              f"{error}") from None
+            raise StationError(str(station.path), str(error), instrument=instrument.name,
+                               key="wiring") from None
     return World(state, config, wirings, tagger_inputs)
 
 
@@ -173,9 +173,9 @@ class VirtualLab:
             for instrument in self.station.instruments:
                 factory = EMULATORS.get(instrument.driver)
                 if factory is None:
-                    raise LabctlError(
-                        f"{self.station.path}: instrument '{instrument.name}': key 'type': the "
-                        f"virtual lab has no emulator for {instrument.driver}")
+                    raise StationError(str(self.station.path), "the virtual lab has no "
+                                       f"emulator for {instrument.driver}",
+                                       instrument=instrument.name, key="type")
                 emulator = factory(self.world, instrument)
                 server = InstrumentServer(instrument.name, emulator, self.world.state.lock,
                                           fault=self._fault_of(instrument.name),
