@@ -165,3 +165,67 @@ def test_snspd_count_rate_rises_with_bias_to_a_plateau_and_dark_counts_with_it(s
         channel.bias_current(15e-6)
         reference.power(1e-3)
         reference.output(True)
+
+
+READOUT_START, READOUT_LENGTH = 200e-9, 2e-6
+
+
+def program_with_readout(design: AttemptDesign, basis: str):
+    """Attempt forever; on a herald jump to a readout element (rotation, readout pulse)."""
+    from labctl.pulses.program import Marker, Program, Rotation, Segment
+
+    attempt = attempt_program(design).segments[0]
+    rotations = () if basis == "Z" else (
+        Rotation.for_angle(20e-9, math.pi / 2, RABI_FULL_SCALE_HZ, phase=math.pi / 2),)
+    readout = Segment("readout", 3e-6, rotations=rotations,
+                      markers=(Marker("readout", READOUT_START, READOUT_LENGTH),))
+    return Program(segments=(attempt, readout),
+                   sequence=(("attempt", None, 2, None), ("readout", 1, None, 1)))
+
+
+def readout_correlator(station, design, basis, seconds):
+    from labctl.pulses.program import load_program
+    from labctl.pulses.wiring import parse_wiring
+
+    for node in ("node_a", "node_b"):
+        awg = station.instrument("awg", node)
+        load_program(awg, program_with_readout(design, basis), awg.sample_rate(),
+                     parse_wiring(station.wiring("awg", node)))
+        awg.run()
+    channels, timestamps = acquire(station, seconds)
+    found = heralds(station, channels, timestamps)
+    tagger = station.instrument("time_tagger", "heralding")
+    sync_delay = tagger.input3.delay_ps()
+    window_open = EXCITATION_AT + design.window_offset
+    ro_start = found.sync_ps - sync_delay + round((design.period - window_open
+                                                   + READOUT_START) * 1e12)
+    bright = []
+    for channel in (4, 5):
+        photons = np.sort(timestamps[channels == channel])
+        first = np.searchsorted(photons, ro_start)
+        last = np.searchsorted(photons, ro_start + round(READOUT_LENGTH * 1e12))
+        bright.append(last > first)
+    same = bright[0] == bright[1]
+    product = np.where(same, 1.0, -1.0)
+    if basis != "Z":   # a Psi- herald (detector 1) flips XX: bring it to the Psi+ frame
+        product = np.where(found.detector == 1, -product, product)
+    return product.mean(), np.sqrt(max(1 - product.mean() ** 2, 1e-9) / len(product))
+
+
+@pytest.mark.parametrize("basis", ["Z", "X"])
+def test_readout_after_a_herald_measures_the_heralded_state_in_the_programmed_basis(
+        station, basis):
+    from labctl.physics.bell import correlator_from_probabilities, outcome_probabilities
+    from labctl.physics.states import apply_local_z_on_b
+
+    design = AttemptDesign(alpha=0.15)
+    measured, error = readout_correlator(station, design, basis, 400.0)
+    prediction = predict(expected_link(design))
+    readout = WorldConfig().readout
+    state = prediction.states["Psi+"]
+    minus = apply_local_z_on_b(prediction.states["Psi-"])
+    weight = prediction.herald_probabilities["Psi+"] / prediction.p_herald
+    expected = sum(w * correlator_from_probabilities(outcome_probabilities(
+        rho, basis, basis, readout, readout)) for w, rho in ((weight, state), (1 - weight, minus)))
+    assert abs(measured - expected) < Z * error, (measured, expected, error)
+    assert (measured < -0.5) if basis == "Z" else (measured > 0.3)
