@@ -69,9 +69,7 @@ class IDQID1000Emulator(ScpiEmulator):
     # --- helpers -----------------------------------------------------------------
 
     def _input(self, call: Call) -> int:
-        if not 1 <= call.suffix <= self.state.n_inputs:
-            raise ScpiError((-114, "Header suffix out of range"), str(call.suffix))
-        return call.suffix - 1
+        return call.index(self.state.n_inputs, "input")
 
     def _link(self, call: Call, allowed: tuple[str, ...]) -> str:
         target = call.text().upper()
@@ -135,9 +133,7 @@ class IDQID1000Emulator(ScpiEmulator):
     # --- window filters --------------------------------------------------------
 
     def _filter(self, call: Call) -> int:
-        if not 1 <= call.suffix <= len(self.state.filters):
-            raise ScpiError((-114, "Header suffix out of range"), str(call.suffix))
-        return call.suffix - 1
+        return call.index(len(self.state.filters), "window filter")
 
     def _register_filters(self) -> None:
         filters = self.state.filters
@@ -178,9 +174,7 @@ class IDQID1000Emulator(ScpiEmulator):
     # --- histograms --------------------------------------------------------------
 
     def _histogram(self, call: Call) -> int:
-        if not 1 <= call.suffix <= len(self.state.histograms):
-            raise ScpiError((-114, "Header suffix out of range"), str(call.suffix))
-        return call.suffix - 1
+        return call.index(len(self.state.histograms), "histogram")
 
     def _register_histograms(self) -> None:
         histograms = self.state.histograms

@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 from sim_instruments.emulators.scpi import (
     DATA_OUT_OF_RANGE,
+    HEADER_SUFFIX_OUT_OF_RANGE,
     PARAMETER_NOT_ALLOWED,
     UNDEFINED_HEADER,
     Call,
@@ -47,8 +48,6 @@ from sim_instruments.world_state import ConverterState, VirtualClock
 
 log = logging.getLogger(__name__)
 
-#: SCPI-99 "Header suffix out of range" (the engine does not define it).
-HEADER_SUFFIX_OUT_OF_RANGE = (-114, "Header suffix out of range")
 
 PUMP_CHANNEL = 1
 OVEN_CHANNEL = 2

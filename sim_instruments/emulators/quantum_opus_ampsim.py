@@ -31,6 +31,7 @@ import logging
 from collections.abc import Callable
 
 from sim_instruments.emulators.scpi import (
+    HEADER_SUFFIX_OUT_OF_RANGE,
     PARAMETER_NOT_ALLOWED,
     Call,
     ScpiEmulator,
@@ -42,8 +43,6 @@ from sim_instruments.world_state import SnspdChannelState, VirtualClock
 
 log = logging.getLogger(__name__)
 
-#: SCPI-99 "Header suffix out of range" (the engine does not define it).
-HEADER_SUFFIX_OUT_OF_RANGE = (-114, "Header suffix out of range")
 
 #: Full-scale bias current of one amp-sim module, A.
 BIAS_FULL_SCALE_A = 25e-6

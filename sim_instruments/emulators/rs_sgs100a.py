@@ -37,6 +37,8 @@ from collections.abc import Callable, Mapping
 
 from sim_instruments.emulators.scpi import (
     DATA_OUT_OF_RANGE,
+    HEADER_SUFFIX_OUT_OF_RANGE,
+    INVALID_SUFFIX,
     PARAMETER_NOT_ALLOWED,
     Call,
     Handler,
@@ -50,9 +52,6 @@ from sim_instruments.world_state import MicrowaveState
 
 log = logging.getLogger(__name__)
 
-#: SCPI-99 codes the engine does not define.
-HEADER_SUFFIX_OUT_OF_RANGE = (-114, "Header suffix out of range")
-INVALID_SUFFIX = (-131, "Invalid suffix")
 
 FREQUENCY_UNITS: Mapping[str, float] = {"HZ": 1.0, "KHZ": 1e3, "MHZ": 1e6, "GHZ": 1e9}
 TIME_UNITS: Mapping[str, float] = {"S": 1.0, "MS": 1e-3, "US": 1e-6, "NS": 1e-9}

@@ -40,6 +40,8 @@ DATA_TYPE_ERROR = (-104, "Data type error")
 PARAMETER_NOT_ALLOWED = (-108, "Parameter not allowed")
 MISSING_PARAMETER = (-109, "Missing parameter")
 UNDEFINED_HEADER = (-113, "Undefined header")
+HEADER_SUFFIX_OUT_OF_RANGE = (-114, "Header suffix out of range")
+INVALID_SUFFIX = (-131, "Invalid suffix")
 EXECUTION_ERROR = (-200, "Execution error")
 SETTINGS_CONFLICT = (-221, "Settings conflict")
 DATA_OUT_OF_RANGE = (-222, "Data out of range")
@@ -88,6 +90,12 @@ class Call:
     def arguments(self) -> list[str]:
         """Comma-separated arguments, quotes kept."""
         return split_arguments(self.text())
+
+    def index(self, count: int, what: str = "suffix") -> int:
+        """The 0-based index of the numeric suffix; `HEADER_SUFFIX_OUT_OF_RANGE` beyond 1..count."""
+        if not 1 <= self.suffix <= count:
+            raise ScpiError(HEADER_SUFFIX_OUT_OF_RANGE, f"{what} {self.suffix} not in 1..{count}")
+        return self.suffix - 1
 
     def block(self) -> bytes:
         """The argument as an IEEE-488.2 block payload."""

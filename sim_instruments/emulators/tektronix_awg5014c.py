@@ -57,6 +57,7 @@ from labctl.pulses.awg5014_format import (
 )
 from sim_instruments.emulators.scpi import (
     DATA_OUT_OF_RANGE,
+    HEADER_SUFFIX_OUT_OF_RANGE,
     ILLEGAL_PARAMETER_VALUE,
     MISSING_PARAMETER,
     SETTINGS_CONFLICT,
@@ -81,7 +82,6 @@ log = logging.getLogger(__name__)
 
 RunMode = Literal["continuous", "triggered", "sequence"]
 
-HEADER_SUFFIX_OUT_OF_RANGE = (-114, "Header suffix out of range")
 
 N_CHANNELS = 4
 AMPLITUDE_RANGE_V = (0.02, 4.5)
