@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from labctl import __version__
-from labctl.commands import predict, sim, station
+from labctl.commands import predict, runs, sim, station
 from labctl.errors import LabctlError
 
 EXIT_BAD_INPUT = 2
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     station.register(commands)
     predict.register(commands)
     sim.register(commands)
+    runs.register(commands)
     return parser
 
 

@@ -154,6 +154,27 @@ class LabStation(Station):
         if failures:
             raise LabctlError("safe state failed for " + "; ".join(failures))
 
+    def reconnect(self) -> None:
+        """Open a fresh VISA session to every instrument (after a dropped connection)."""
+        from qcodes.instrument import VisaInstrument
+
+        for spec in self.spec.instruments:
+            instrument = self.components.get(spec.name)
+            if not isinstance(instrument, VisaInstrument):
+                continue
+            init = spec.qcodes_config.get("init") or {}
+            visalib = init.get("visalib")
+            sim_file = init.get("pyvisa_sim_file")
+            if sim_file is not None:
+                continue  # pyvisa-sim sessions cannot drop
+            log.info("reconnecting %s", spec.name)
+            old = instrument.visa_handle
+            settings = (old.timeout, old.read_termination, old.write_termination)
+            old.close()
+            instrument.set_address(spec.qcodes_config["address"], visalib)
+            new = instrument.visa_handle
+            new.timeout, new.read_termination, new.write_termination = settings
+
     def close(self) -> None:
         """Close every instrument of the station (and the simulation it started)."""
         for instrument in reversed(self.loaded_instruments()):

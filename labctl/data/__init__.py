@@ -1,1 +1,14 @@
-"""The archive: QCoDeS dataset index, raw time-tag store and provenance."""
+"""The archive: QCoDeS dataset index, raw time-tag store and provenance.
+
+- `labctl.data.location`: where the archive lives (``--data-dir`` >
+  ``$LABCTL_DATA_DIR`` > ``$XDG_DATA_HOME/labctl`` > ``~/.local/share/labctl``).
+- `labctl.data.archive`: `Archive` (create, resume, list, load, reconcile,
+  export runs) and `RunWriter` (durable block appends), over a QCoDeS SQLite
+  database that indexes every block and holds each run's provenance.
+- `labctl.data.chunks`: the raw store, one fsync-ed, renamed, sha256-checked
+  ``.npz`` file per block, readable with plain numpy.
+- `labctl.data.liveness`: whether the process writing a run is still alive.
+- `labctl.data.export`: a run as an xarray dataset / netCDF4 file.
+
+Nothing is imported here, so importing a submodule stays cheap.
+"""

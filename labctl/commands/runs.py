@@ -1,0 +1,175 @@
+"""``labctl run|resume|runs|show|experiments``: running experiments and reading the archive.
+
+``run`` checks the experiment name and every ``--set`` before anything is
+started or archived (bad input: one line, exit 2). Exit status of ``run``
+and ``resume``: 0 completed, 1 failed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from labctl import station as station_module
+from labctl.commands.output import print_json, table
+from labctl.data.archive import Archive, RunInfo
+from labctl.data.location import data_root
+from labctl.engine.experiment import parse_settings, settable_keys
+from labctl.engine.registry import experiment_names, find_experiment
+from labctl.engine.runner import Engine, RunOutcome, analyze_run
+from labctl.errors import LabctlError
+
+EXIT_STATUS = {"completed": 0, "failed": 1, "interrupted": 130, "running": 1}
+
+
+def _data_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="archive folder (default: $LABCTL_DATA_DIR or the "
+                                           "user data directory)")
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = commands.add_parser("run", help="run an experiment")
+    run.add_argument("experiment", help="experiment name (see 'labctl experiments')")
+    run.add_argument("--station", default=str(station_module.DEFAULT_STATION),
+                     help="station YAML file (default: %(default)s)")
+    run.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
+                     help="station profile (default: %(default)s, the simulated station)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     dest="settings", help="a config value of the experiment; repeatable")
+    run.add_argument("--retries", type=int, default=3,
+                     help="reconnect-and-retry attempts per block (default: %(default)s)")
+    run.add_argument("--json", action="store_true", help="print JSON for machines")
+    _data_dir_option(run)
+    run.set_defaults(handler=run_experiment)
+
+    resume = commands.add_parser("resume", help="continue a run that died from its last block")
+    resume.add_argument("run_id", type=int)
+    resume.add_argument("--retries", type=int, default=3)
+    resume.add_argument("--json", action="store_true")
+    _data_dir_option(resume)
+    resume.set_defaults(handler=resume_run)
+
+    runs = commands.add_parser("runs", help="list the archived runs, oldest first")
+    runs.add_argument("--json", action="store_true")
+    _data_dir_option(runs)
+    runs.set_defaults(handler=list_runs)
+
+    show = commands.add_parser("show", help="one archived run: metadata and its analysis")
+    show.add_argument("run_id", type=int)
+    show.add_argument("--json", action="store_true")
+    _data_dir_option(show)
+    show.set_defaults(handler=show_run)
+
+    experiments = commands.add_parser("experiments", help="the experiments labctl can run")
+    experiments.add_argument("--json", action="store_true")
+    experiments.set_defaults(handler=list_experiments)
+
+
+def run_experiment(args: argparse.Namespace) -> int:
+    experiment_type = find_experiment(args.experiment)
+    config = parse_settings(experiment_type.config_type, args.settings)
+    station_module.read_spec(args.station, args.profile)   # a broken station: before anything
+    if args.retries < 0:
+        raise LabctlError(f"--retries must not be negative, got {args.retries}")
+    archive = Archive(data_root(args.data_dir))
+    try:
+        outcome = Engine(archive, retries=args.retries).start(
+            experiment_type(config), args.station, args.profile)
+    finally:
+        archive.close()
+    return _report(outcome, args.json)
+
+
+def resume_run(args: argparse.Namespace) -> int:
+    archive = Archive(data_root(args.data_dir))
+    try:
+        archive.reconcile()
+        outcome = Engine(archive, retries=args.retries).resume(args.run_id)
+    finally:
+        archive.close()
+    return _report(outcome, args.json)
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    archive = Archive(data_root(args.data_dir))
+    try:
+        archive.reconcile()
+        runs = archive.runs()
+    finally:
+        archive.close()
+    if args.json:
+        print_json([_run_row(info) for info in runs])
+    else:
+        rows = [[i.run_id, i.experiment, i.status, i.blocks, i.started, i.profile]
+                for i in runs]
+        print(table(["run", "experiment", "status", "blocks", "started", "profile"], rows)
+              if rows else "no runs archived yet")
+    return 0
+
+
+def show_run(args: argparse.Namespace) -> int:
+    archive = Archive(data_root(args.data_dir))
+    try:
+        archive.reconcile()
+        info = archive.info(args.run_id)
+        try:
+            data, result = analyze_run(archive, args.run_id)
+            corrupt, analysis = list(data.corrupt), _plain(result)
+        except (LabctlError, ValueError) as error:
+            corrupt, analysis = [], {"error": str(error)}
+    finally:
+        archive.close()
+    payload = {**_run_row(info), "ended": info.ended, "reason": info.reason,
+               "config": info.config, "station": info.station_path,
+               "profile": info.profile, "code_version": info.code_version,
+               "corrupt_blocks": corrupt, "result": analysis}
+    if args.json:
+        print_json(payload)
+    else:
+        for key, value in payload.items():
+            print(f"{key:>14}  {value}")
+    return 0
+
+
+def list_experiments(args: argparse.Namespace) -> int:
+    rows = []
+    for name in experiment_names():
+        experiment = find_experiment(name)
+        rows.append({"name": name, "description": experiment.description,
+                     "settings": settable_keys(experiment.config_type)})
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            keys = ", ".join(f"{k}:{t}" for k, t in row["settings"].items())
+            print(f"{row['name']:<24} {row['description']}\n{'':<24} --set {keys}")
+    return 0
+
+
+def _run_row(info: RunInfo) -> dict[str, Any]:
+    return {"run_id": info.run_id, "experiment": info.experiment, "status": info.status,
+            "blocks": info.blocks, "started": info.started}
+
+
+def _plain(result: Any) -> Any:
+    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+
+
+def _report(outcome: RunOutcome, as_json: bool) -> int:
+    payload: dict[str, Any] = {"run_id": outcome.run_id, "experiment": outcome.experiment,
+                               "status": outcome.status, "blocks": outcome.blocks,
+                               "reason": outcome.reason}
+    if outcome.result is not None:
+        payload.update(_plain(outcome.result))
+    if outcome.analysis_error:
+        payload["analysis_error"] = outcome.analysis_error
+    if as_json:
+        print_json(payload)
+    else:
+        print(f"run {outcome.run_id} {outcome.experiment}: {outcome.status} after "
+              f"{outcome.blocks} blocks ({outcome.reason})")
+        if outcome.result is not None:
+            for key, value in _plain(outcome.result).items():
+                print(f"  {key:<22} {value}")
+    return EXIT_STATUS[outcome.status]

@@ -1,0 +1,250 @@
+"""The engine: one run of an experiment, from the archive entry to the safe state.
+
+`Engine.start` creates the archive entry (station snapshot, config, code
+version, profile), then loops: ask the stopping rule, acquire a block, write
+it durably (`labctl.data.archive.RunWriter.append` returns only once it is on
+disk), update the progress bar. `Engine.resume` continues a run that died
+from its last durable block, on a station that still matches.
+
+Cross-cutting behaviour, on every exit path:
+
+- Ctrl-C once: the block in progress is finished and written, then the run
+  stops as ``interrupted``; twice: it aborts at once (``interrupted``);
+- an instrument that times out or drops its connection: the engine
+  reconnects the station's instruments, prepares the experiment again and
+  retries the block, up to ``retries`` times, then stops as ``failed`` — the
+  blocks already written stay;
+- any other error: ``failed`` with the error as the reason;
+- always: every hazardous instrument goes to its safe state, and the run's
+  status and reason are recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyvisa.errors import VisaIOError
+from qcodes.utils import NumpyJSONEncoder
+from tqdm import tqdm
+
+from labctl import station as station_module
+from labctl.data.archive import Archive, RunData, RunMetadata, RunStatus, RunWriter
+from labctl.engine.experiment import (
+    Experiment,
+    RunContext,
+    config_from_dict,
+    config_to_dict,
+)
+from labctl.engine.interrupts import GracefulInterrupt
+from labctl.engine.registry import find_experiment
+from labctl.engine.stopping import History
+from labctl.errors import LabctlError, ParameterError
+from labctl.provenance import code_version
+from labctl.station import LabStation
+
+log = logging.getLogger(__name__)
+
+#: Failures of the connection to an instrument, which a reconnect may cure.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (VisaIOError, ConnectionError, TimeoutError)
+
+
+class InstrumentFailure(LabctlError):
+    """An instrument kept failing after the engine's retries."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run (or a resumption of it) ended."""
+
+    run_id: int
+    experiment: str
+    status: RunStatus
+    blocks: int
+    reason: str | None
+    result: Any | None
+    analysis_error: str | None = None
+
+
+class Engine:
+    """Runs experiments on stations into an archive."""
+
+    def __init__(self, archive: Archive, retries: int = 3, progress: bool = True,
+                 on_block: Callable[[int], None] | None = None) -> None:
+        self.archive = archive
+        self.retries = retries
+        self.progress = progress
+        self.on_block = on_block
+
+    # --- entry points ---------------------------------------------------------
+
+    def start(self, experiment: Experiment, station_path: str | Path,
+              profile: str) -> RunOutcome:
+        """Run ``experiment`` (its config already checked) on a station profile."""
+        with station_module.load(station_path, profile) as station:
+            metadata = RunMetadata(
+                experiment=experiment.name, config=config_to_dict(experiment.config),
+                station_path=str(station_path), profile=profile,
+                station_snapshot=_snapshot(station), code_version=code_version(),
+                planned_blocks=experiment.planned_blocks())
+            writer = self.archive.create_run(metadata, experiment.value_names)
+            log.info("run %d of %s started", writer.run_id, experiment.name)
+            return self._execute(experiment, station, writer, History())
+
+    def resume(self, run_id: int) -> RunOutcome:
+        """Continue run ``run_id`` from its last durable block."""
+        info = self.archive.info(run_id)
+        if info.status == "completed":
+            raise ParameterError(f"run {run_id} is already completed")
+        experiment_type = find_experiment(info.experiment)
+        experiment = experiment_type(config_from_dict(experiment_type.config_type, info.config))
+        archived = self.archive.station_snapshot(run_id)
+        with station_module.load(info.station_path, info.profile) as station:
+            _check_same_station(run_id, archived, _snapshot(station, update=False))
+            data = self.archive.load(run_id)
+            history = History.from_values({k: list(v) for k, v in data.values.items()},
+                                          len(data.blocks))
+            writer = self.archive.resume_run(run_id)
+            log.info("run %d resumed at block %d", run_id, writer.next_block)
+            return self._execute(experiment, station, writer, history)
+
+    # --- the loop ---------------------------------------------------------------
+
+    def _execute(self, experiment: Experiment, station: LabStation, writer: RunWriter,
+                 history: History) -> RunOutcome:
+        context = RunContext(station=station, run_id=writer.run_id,
+                             rng=np.random.default_rng(writer.run_id))
+        rule = experiment.stopping_rule()
+        status: RunStatus = "failed"
+        reason: str | None = None
+        bar = tqdm(total=experiment.planned_blocks(), initial=history.blocks, unit="block",
+                   desc=f"run {writer.run_id} {experiment.name}", leave=False,
+                   disable=None if self.progress else True)
+        totals: dict[str, float] = {}
+        try:
+            with GracefulInterrupt() as interrupt:
+                try:
+                    self._with_retries(lambda: experiment.prepare(context), station,
+                                       "preparing the instruments", lambda: None)
+                    while True:
+                        done = rule.done(history)
+                        if done is not None:
+                            status, reason = "completed", done
+                            break
+                        if interrupt.requested:
+                            status = "interrupted"
+                            reason = f"stopped by Ctrl-C after block {writer.next_block - 1}"
+                            break
+                        index = writer.next_block
+                        context.rng = np.random.default_rng([writer.run_id, index])
+                        block = self._with_retries(
+                            lambda index=index: experiment.acquire(context, index), station,
+                            f"block {index}", lambda: experiment.prepare(context))
+                        writer.append(block.values, block.arrays)
+                        history.add(block.values)
+                        for name, value in block.progress.items():
+                            totals[name] = totals.get(name, 0.0) + float(value)
+                        bar.set_postfix({k: f"{v:g}" for k, v in totals.items()}, refresh=False)
+                        bar.update(1)
+                        if self.on_block is not None:
+                            self.on_block(index)
+                except KeyboardInterrupt:
+                    status = "interrupted"
+                    reason = f"aborted by a second Ctrl-C during block {writer.next_block}"
+                except Exception as error:  # the run fails, but is recorded and made safe
+                    status, reason = "failed", _one_line(error)
+                    log.exception("run %d failed", writer.run_id)
+        finally:
+            bar.close()
+            reason = _make_safe(station, reason)
+            writer.finish(status, reason)
+        return self._outcome(experiment, writer.run_id, status, history.blocks, reason)
+
+    def _with_retries(self, action: Callable[[], Any], station: LabStation, what: str,
+                      recover: Callable[[], None]) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return action()
+            except TRANSPORT_ERRORS as error:
+                if attempt == self.retries:
+                    raise InstrumentFailure(f"{what}: {_one_line(error)} "
+                                            f"(gave up after {self.retries} retries)") from error
+                log.warning("%s: %s; reconnecting (retry %d of %d)", what, _one_line(error),
+                            attempt + 1, self.retries)
+                try:
+                    station.reconnect()
+                    recover()
+                except TRANSPORT_ERRORS as again:
+                    log.warning("reconnecting failed: %s", _one_line(again))
+        raise AssertionError("unreachable")
+
+    def _outcome(self, experiment: Experiment, run_id: int, status: RunStatus, blocks: int,
+                 reason: str | None) -> RunOutcome:
+        result, analysis_error = None, None
+        if blocks:
+            try:
+                result = experiment.analyze(self.archive.load(run_id))
+            except NotImplementedError:
+                result = None
+            except (LabctlError, ValueError, ZeroDivisionError) as error:
+                analysis_error = _one_line(error)
+        return RunOutcome(run_id, experiment.name, status, blocks, reason, result, analysis_error)
+
+
+def analyze_run(archive: Archive, run_id: int) -> tuple[RunData, Any]:
+    """Re-run the analysis of an archived run (``labctl fit``, ``labctl show``)."""
+    info = archive.info(run_id)
+    experiment = find_experiment(info.experiment)
+    data = archive.load(run_id)
+    return data, experiment.analyze(data)
+
+
+def _snapshot(station: LabStation, update: bool = True) -> dict[str, Any]:
+    """The station's QCoDeS snapshot as plain JSON values (string keys, no numpy)."""
+    snapshot: dict[str, Any] = json.loads(json.dumps(station.snapshot(update=update),
+                                                     cls=NumpyJSONEncoder))
+    return snapshot
+
+
+def _instruments_of(snapshot: dict[str, Any]) -> dict[str, str]:
+    instruments = snapshot.get("instruments", {})
+    return {name: str(entry.get("__class__", "")) for name, entry in instruments.items()}
+
+
+def _check_same_station(run_id: int, archived: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to resume on a station whose instruments (names, driver classes) changed."""
+    before, now = _instruments_of(archived), _instruments_of(current)
+    if before == now:
+        return
+    missing = sorted(set(before) - set(now))
+    added = sorted(set(now) - set(before))
+    changed = sorted(n for n in set(before) & set(now) if before[n] != now[n])
+    parts = [f"missing {', '.join(missing)}" if missing else "",
+             f"new {', '.join(added)}" if added else "",
+             f"different driver for {', '.join(changed)}" if changed else ""]
+    raise ParameterError(f"the station no longer matches run {run_id}: "
+                         + "; ".join(p for p in parts if p))
+
+
+def _make_safe(station: LabStation, reason: str | None) -> str | None:
+    try:
+        station.safe_state_all()
+    except LabctlError as error:
+        log.error("%s", error)
+        return f"{reason}; {error}" if reason else str(error)
+    return reason
+
+
+def _one_line(error: BaseException) -> str:
+    """An error in one line; QCoDeS appends its context to ``args``, so take the first."""
+    if isinstance(error, LabctlError | VisaIOError):
+        text = str(error)
+    else:
+        first = str(error.args[0]) if error.args else ""
+        text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return " ".join(text.split())
