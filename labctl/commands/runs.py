@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from labctl import station as station_module
@@ -60,6 +61,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     show.add_argument("--json", action="store_true")
     _data_dir_option(show)
     show.set_defaults(handler=show_run)
+
+    export = commands.add_parser("export", help="write a run as netCDF (xarray-readable)")
+    export.add_argument("run_id", type=int)
+    export.add_argument("path", help="the .nc file (or a folder for run-<id>.nc)")
+    export.add_argument("--no-arrays", action="store_true",
+                        help="block values only, without the raw arrays")
+    _data_dir_option(export)
+    export.set_defaults(handler=export_run)
 
     experiments = commands.add_parser("experiments", help="the experiments labctl can run")
     experiments.add_argument("--json", action="store_true")
@@ -129,6 +138,17 @@ def show_run(args: argparse.Namespace) -> int:
     else:
         for key, value in payload.items():
             print(f"{key:>14}  {value}")
+    return 0
+
+
+def export_run(args: argparse.Namespace) -> int:
+    archive = Archive(data_root(args.data_dir))
+    try:
+        written = archive.export_netcdf(args.run_id, Path(args.path),
+                                        include_arrays=not args.no_arrays)
+    finally:
+        archive.close()
+    print(written)
     return 0
 
 

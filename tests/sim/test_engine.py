@@ -268,3 +268,22 @@ def test_runs_and_show_list_what_was_run(served, tmp_path):
          "--data-dir", str(tmp_path)], cwd=REPO, capture_output=True, text=True,
         check=True).stdout)
     assert shown["result"]["heralds"] == first.result.heralds
+
+
+def test_export_writes_a_netcdf_file_xarray_reads(served, tmp_path):
+    import xarray
+
+    archive = Archive(tmp_path / "archive")
+    outcome = Engine(archive, progress=False).start(
+        HeraldRate(HeraldRateConfig(blocks=2, block_seconds=5.0)),
+        station_module.DEFAULT_STATION, "sim")
+    archive.close()
+    result = subprocess.run([sys.executable, "-m", "labctl.cli", "export",
+                             str(outcome.run_id), str(tmp_path / "run.nc"), "--data-dir",
+                             str(tmp_path / "archive")], cwd=REPO, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    with xarray.open_dataset(result.stdout.strip(), engine="h5netcdf") as exported:
+        names = set(exported.variables)
+        assert "heralds" in names
+        assert int(exported["heralds"].sum()) == outcome.result.heralds
