@@ -35,6 +35,7 @@ from labctl.physics.sampling import (
     sample_attempts,
     sample_outcomes,
 )
+from sim_instruments.spin_shots import plan_shots
 from sim_instruments.world import LinkSetting, World
 
 #: Tagger inputs (1-based) by what is wired to them, unless the station says otherwise.
@@ -149,6 +150,7 @@ def record(world: World, duration: float) -> Recording:
                           channels, times, rng)
     if not gated:
         _free_running(world, duration, setting, clock, n_played, inputs, channels, times, rng)
+    _readout_shots(world, duration, inputs, channels, times, rng)
 
     return _finish(world, channels, times, attempts, heralds, duration)
 
@@ -198,6 +200,41 @@ def _free_running(world: World, duration: float, setting: LinkSetting | None,
             stream = stream[~inside]
         channels.append(np.full(len(stream), inputs[name]))
         times.append(stream)
+
+
+def _readout_shots(world: World, duration: float, inputs: dict[str, int],
+                   channels: list[NDArray[np.int64]], times: list[NDArray[np.float64]],
+                   rng: np.random.Generator) -> None:
+    """Nodes playing readout shots (no heralding): photons per shot, and a sync per shot.
+
+    The first such node's readout pulses are the shots' sync.
+    """
+    sync_done = False
+    for name, node in world.state.nodes.items():
+        sequence = world.sequence(name)
+        if world.attempt_element(sequence) is not None:
+            continue
+        driven = node.microwave.output and node.microwave.iq_modulation
+        plan = plan_shots(sequence, world.config.memory, world.rabi_hz(node),
+                          world.spin_detuning_hz(node), driven)
+        if plan is None or plan.pass_duration <= 0:
+            continue
+        n = int(duration / plan.pass_duration)
+        bright = rng.random(n) < plan.bright_probability
+        mean = np.where(bright, world.config.readout_photons_bright,
+                        world.config.readout_photons_dark)
+        photons = rng.poisson(mean)
+        owner = np.repeat(np.arange(n), photons)
+        shot_start = owner * plan.pass_duration + plan.readout_start
+        key = f"readout_{name}"
+        if key in inputs:
+            channels.append(np.full(len(owner), inputs[key]))
+            times.append(shot_start + rng.uniform(0.0, plan.readout_length, size=len(owner)))
+        if not sync_done:
+            syncs = np.arange(n) * plan.pass_duration + plan.readout_start
+            channels.append(np.full(n, inputs["sync"]))
+            times.append(syncs)
+            sync_done = True
 
 
 def _readout_tags(world: World, setting: LinkSetting, sampled: SampledAttempts,

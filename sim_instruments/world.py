@@ -34,6 +34,7 @@ import numpy as np
 from labctl.physics.detector import Detector
 from labctl.physics.emitter import Emitter, Readout
 from labctl.physics.link import LinkParameters
+from labctl.physics.memory import Memory
 from labctl.physics.optics import Fibre, FrequencyConverter
 from labctl.physics.presets import preset
 from labctl.physics.sampling import Timing, window_fraction
@@ -73,6 +74,9 @@ class WorldConfig:
     readout_photons_bright: float = -math.log(1 - 0.95)
     readout_photons_dark: float = -math.log(0.995)
     reference_photon_fraction: float = 1e-13
+    memory: Memory = field(default_factory=lambda: Memory(
+        t2_star=5e-6, coherence_time=1e-3, decoupling_exponent=3.0,
+        dephasing_per_attempt=5e-4))
     seed: int = 20180613
 
     @classmethod
@@ -84,7 +88,7 @@ class WorldConfig:
             raise ValueError(f"unknown world key(s): {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(sorted(known))})")
         values = dict(mapping)
-        for name in ("emitter", "detector", "converter"):
+        for name in ("emitter", "detector", "converter", "memory"):
             if name in values and isinstance(values[name], dict):
                 values[name] = dataclasses.replace(getattr(cls(), name), **values[name])
         config = cls(**values)
@@ -225,8 +229,13 @@ class World:
     # --- the link ------------------------------------------------------------
 
     def attempt_element(self, sequence: DecodedSequence) -> DecodedElement | None:
-        """The first element with an excitation pulse."""
-        return next((e for e in sequence.elements if e.excitations), None)
+        """The element that attempts entanglement: excitation pulses, repeated until a herald.
+
+        An element with excitation pulses but a finite loop count (e.g.
+        attempts applied while a memory stores a state) is part of a readout
+        shot instead (`sim_instruments.spin_shots`).
+        """
+        return next((e for e in sequence.elements if e.excitations and e.loops == 0), None)
 
     def node_optics(self, name: str, element: DecodedElement | None,
                     window: tuple[float, float] | None) -> NodeOptics:
