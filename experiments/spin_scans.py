@@ -1,0 +1,217 @@
+"""Readout-shot scans of one node's spin: Rabi, Ramsey, dynamical decoupling, memory robustness.
+
+Each scan point is one block: the node's AWG plays a program that ends in a
+readout pulse, over and over, for ``seconds_per_point``; every pass is a shot,
+and a shot reads "bright" when at least one readout photon arrives in its
+readout window. The block values are the scanned ``x``, the number of shots
+and of bright shots; the analysis fits the bright fraction with the lmfit
+model of `labctl.analysis.models`.
+
+Programs (`labctl.pulses`), π/2 and π pulses from the calibrated Rabi
+frequency (``rabi_hz``):
+
+- rabi: one pulse of length x;
+- ramsey: π/2 — free time x — π/2 (the microwave detuned by ``detuning_hz``);
+- dynamical_decoupling: π/2 — [τ/2 — π — τ/2] × N — π/2 with total free time
+  x, the waits played as looped idle elements;
+- memory_robustness: π/2 — x entangling attempts (excitation pulses) — π/2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from experiments.bringup import RABI_FULL_SCALE_HZ, acquire
+from labctl.engine.experiment import Block, Experiment, RunContext
+from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
+from labctl.pulses.wiring import parse_wiring
+
+#: Spin transition of the node's emitter, Hz (calibrated by ODMR in a lab).
+SPIN_FREQUENCY_HZ = 2.878e9
+#: Shortest AWG element: 250 points at 1.2 GS/s.
+MIN_ELEMENT = 250 / 1.2e9
+READOUT = Marker("readout", 200e-9, 2e-6)
+READOUT_SEGMENT_LENGTH = 2.5e-6
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """A scan of ``steps`` points from ``start`` to ``stop`` (units of the scanned x)."""
+
+    start: float
+    stop: float
+    steps: int = 21
+    seconds_per_point: float = 0.5
+    node: str = "node_a"
+    rabi_hz: float = RABI_FULL_SCALE_HZ
+    detuning_hz: float = 0.0
+    pulses: int = 1
+
+    def __post_init__(self) -> None:
+        if self.steps < 3:
+            raise ValueError(f"steps must be at least 3, got {self.steps}")
+        if not (math.isfinite(self.start) and math.isfinite(self.stop)) or \
+                self.start < 0 or self.stop <= self.start:
+            raise ValueError(f"need 0 <= start < stop, got start {self.start}, stop {self.stop}")
+        if not 0 < self.seconds_per_point <= 600:
+            raise ValueError(f"seconds_per_point must be within (0, 600], got "
+                             f"{self.seconds_per_point}")
+        if self.rabi_hz <= 0:
+            raise ValueError(f"rabi_hz must be positive, got {self.rabi_hz}")
+        if self.pulses < 1:
+            raise ValueError(f"pulses must be at least 1, got {self.pulses}")
+
+    @property
+    def blocks(self) -> int:
+        return self.steps
+
+    def point(self, index: int) -> float:
+        return float(np.linspace(self.start, self.stop, self.steps)[index])
+
+
+def _half_pi(config: ScanConfig, start: float = 50e-9) -> Rotation:
+    return Rotation.for_angle(start, math.pi / 2, config.rabi_hz)
+
+
+def _pi(config: ScanConfig, start: float = 50e-9) -> Rotation:
+    return Rotation.for_angle(start, math.pi, config.rabi_hz)
+
+
+def _wait(name: str, duration: float) -> tuple[Segment, int]:
+    """An idle element and its loop count covering ``duration`` (at least one element)."""
+    loops = max(1, round(duration / MIN_ELEMENT))
+    return Segment(name, MIN_ELEMENT), loops
+
+
+class ReadoutScan(Experiment):
+    """Shared machinery: program per point, readout shots, bright fraction."""
+
+    value_names: ClassVar[tuple[str, ...]] = ("x", "shots", "bright")
+
+    def program(self, x: float) -> Program:
+        raise NotImplementedError
+
+    def prepare(self, context: RunContext) -> None:
+        config: ScanConfig = self.config
+        station = context.station
+        mw = station.instrument("mw_source", config.node)
+        mw.frequency(SPIN_FREQUENCY_HZ - config.detuning_hz)
+        mw.power(10)
+        mw.IQ_state(True)
+        mw.status(True)
+        tagger = station.instrument("time_tagger", "heralding")
+        for tag_input in tagger.inputs:
+            tag_input.enabled(True)
+            tag_input.timetags_enabled(True)
+            tag_input.timetag_link(f"DELA{tag_input.index}")
+            tag_input.delay_ps(0)
+        for node in ("node_a", "node_b"):   # only the scanned node plays
+            station.instrument("awg", node).stop()
+        awg = station.instrument("awg", config.node)
+        for channel in range(1, 5):
+            awg.channel(channel).amplitude(4.5)
+        awg.run_mode("sequence")
+
+    def acquire(self, context: RunContext, index: int) -> Block:
+        config: ScanConfig = self.config
+        station = context.station
+        x = config.point(index)
+        awg = station.instrument("awg", config.node)
+        load_program(awg, self.program(x), awg.sample_rate(),
+                     parse_wiring(station.wiring("awg", config.node)))
+        awg.run()
+        channels, timestamps = acquire(station, config.seconds_per_point)
+        shots, bright = count_bright_shots(station, config.node, channels, timestamps)
+        return Block(values={"x": x, "shots": shots, "bright": bright},
+                     progress={"shots": shots})
+
+
+def count_bright_shots(station: object, node: str, channels: np.ndarray,
+                       timestamps: np.ndarray) -> tuple[int, int]:
+    """Shots (sync tags) and those with at least one readout photon in their window."""
+    wiring = station.wiring("time_tagger", "heralding")  # type: ignore[attr-defined]
+    syncs = timestamps[channels == wiring.get("sync", 3)]
+    photons = np.sort(timestamps[channels == wiring.get(f"readout_{node}", 4)])
+    length = round(READOUT.duration * 1e12)
+    first = np.searchsorted(photons, syncs)
+    last = np.searchsorted(photons, syncs + length)
+    return len(syncs), int(np.count_nonzero(last > first))
+
+
+def _readout_segment(config: ScanConfig, rotations: tuple[Rotation, ...] = ()) -> Segment:
+    shift = max((r.start + r.duration for r in rotations), default=0.0)
+    return Segment("readout", READOUT_SEGMENT_LENGTH + shift, rotations=rotations,
+                   markers=(Marker("readout", READOUT.start + shift, READOUT.duration),))
+
+
+class Rabi(ReadoutScan):
+    name: ClassVar[str] = "rabi"
+    description: ClassVar[str] = "microwave pulse length scan: Rabi frequency and π time"
+    config_type: ClassVar[type] = ScanConfig
+
+    def program(self, x: float) -> Program:
+        rotations = (Rotation(50e-9, x),) if x > 0 else ()
+        segment = Segment("rabi", READOUT_SEGMENT_LENGTH + 50e-9 + x, rotations=rotations,
+                          markers=(Marker("readout", 50e-9 + x + READOUT.start,
+                                          READOUT.duration),))
+        return Program(segments=(segment,), sequence=(("rabi", None, None, None),))
+
+
+class Ramsey(ReadoutScan):
+    name: ClassVar[str] = "ramsey"
+    description: ClassVar[str] = "π/2 – τ – π/2 free-precession scan: T2* and detuning"
+    config_type: ClassVar[type] = ScanConfig
+
+    def program(self, x: float) -> Program:
+        first = _half_pi(self.config)
+        second = Rotation(first.start + first.duration + x, first.duration, first.amplitude)
+        segment = Segment("ramsey", second.start + second.duration + READOUT.start
+                          + READOUT.duration + 100e-9, rotations=(first, second),
+                          markers=(Marker("readout", second.start + second.duration
+                                          + READOUT.start, READOUT.duration),))
+        return Program(segments=(segment,), sequence=(("ramsey", None, None, None),))
+
+
+class DynamicalDecoupling(ReadoutScan):
+    name: ClassVar[str] = "dynamical_decoupling"
+    description: ClassVar[str] = "Hahn echo / CPMG with `pulses` π pulses: coherence time T and n"
+    config_type: ClassVar[type] = ScanConfig
+
+    def program(self, x: float) -> Program:
+        config: ScanConfig = self.config
+        half = Segment("half_pi", MIN_ELEMENT, rotations=(_half_pi(config),))
+        flip = Segment("pi", MIN_ELEMENT, rotations=(_pi(config),))
+        slot = x / config.pulses
+        wait_half, loops_half = _wait("wait_half", slot / 2)
+        wait_full, loops_full = _wait("wait_full", slot)
+        readout = _readout_segment(config, (_half_pi(config),))
+        sequence: list[tuple[str, int | None, None, int | None]] = [("half_pi", 1, None, None),
+                                                             ("wait_half", loops_half, None, None)]
+        for pulse in range(config.pulses):
+            sequence.append(("pi", 1, None, None))
+            last = pulse == config.pulses - 1
+            sequence.append(("wait_half", loops_half, None, None) if last
+                            else ("wait_full", loops_full, None, None))
+        sequence.append(("readout", 1, None, 1))   # then back to the start: the next shot
+        return Program(segments=(half, flip, wait_half, wait_full, readout),
+                       sequence=tuple(sequence))
+
+
+class MemoryRobustness(ReadoutScan):
+    name: ClassVar[str] = "memory_robustness"
+    description: ClassVar[str] = "stored superposition vs entangling attempts applied: N_1/e"
+    config_type: ClassVar[type] = ScanConfig
+
+    def program(self, x: float) -> Program:
+        config: ScanConfig = self.config
+        attempts = max(1, round(x))
+        half = Segment("half_pi", MIN_ELEMENT, rotations=(_half_pi(config),))
+        attempt = Segment("attempt", 5.5e-6, markers=(Marker("excitation", 1e-6, 2e-9),))
+        readout = _readout_segment(config, (_half_pi(config),))
+        return Program(segments=(half, attempt, readout),
+                       sequence=(("half_pi", 1, None, None), ("attempt", attempts, None, None),
+                                 ("readout", 1, None, 1)))
