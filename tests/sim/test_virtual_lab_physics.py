@@ -25,7 +25,7 @@ from experiments.bringup import (
 )
 from labctl import station as station_module
 from labctl.physics.detector import Detector
-from labctl.physics.link import predict
+from labctl.physics.link import LinkParameters, predict
 from labctl.physics.sampling import window_fraction
 from labctl.pulses.program import render
 from labctl.pulses.wiring import AwgWiring
@@ -74,7 +74,7 @@ def expected_link(design: AttemptDesign):
     arrival = EXCITATION_AT + config.optical_delay_s
     eta *= window_fraction(config.emitter.lifetime, arrival - window_open, design.window)
     noise = 2 * config.converter.noise_rate(2.0) * 10 ** (-0.2 * 0.001 / 10) / 2
-    base = predict.__globals__["LinkParameters"]()
+    base = LinkParameters()
     return dataclasses.replace(
         base, alpha=alpha, alpha_b=alpha, eta_a=eta, eta_b=eta, window=design.window,
         dark_count_rate=detector.dark_count_rate + detector.efficiency * noise,

@@ -1,0 +1,195 @@
+"""Heralded entanglement: herald rate and fidelity from XX, YY and ZZ readout.
+
+Both nodes attempt single-click entanglement (`experiments.bringup`); a
+herald makes each AWG jump to a readout element that rotates the spin into
+the block's basis and reads it out. Blocks cycle through the bases Z, X, Y.
+Per block the values count, for each herald pattern (detector "+" announces
+Ψ+, "−" announces Ψ−), the heralds with each pair of readouts (both bright,
+A bright B dark, A dark B bright, both dark).
+
+The analysis (`analyze`) brings Ψ− heralds to the Ψ+ frame (Z on node B
+swaps B's outcome in X and Y), undoes both nodes' readout errors by
+inverting the tensor product of their assignment matrices on the four
+outcome frequencies, propagates the multinomial errors, and gives
+F = (1 + XX + YY − ZZ)/4 with its error (shared/reference/physics.md
+section 3) and the herald rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from experiments.bringup import (
+    EXCITATION_AT,
+    OPTICAL_DELAY,
+    RABI_FULL_SCALE_HZ,
+    WINDOW,
+    AttemptDesign,
+    acquire,
+    attempt_program,
+    bring_up,
+    gate_detectors,
+    heralds,
+    keep_only_heralded_syncs,
+)
+from labctl.data.archive import RunData
+from labctl.engine.experiment import Block, Experiment, RunContext
+from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
+from labctl.pulses.wiring import parse_wiring
+
+BASES = ("Z", "X", "Y")
+#: Readout pairs (A, B): 0 bright (≥ 1 photon), 1 dark.
+_PAIRS = ("00", "01", "10", "11")
+READOUT_START, READOUT_LENGTH = 200e-9, 2e-6
+#: Rotation phase selecting each basis: π/2 about y turns X into Z, about x turns Y into Z.
+_BASIS_PHASE = {"X": math.pi / 2, "Y": 0.0}
+
+
+@dataclass(frozen=True)
+class EntanglementConfig:
+    """Single-click entanglement; ``blocks`` (a multiple of 3 cycles Z, X, Y)."""
+
+    protocol: Literal["single-click"] = "single-click"
+    alpha: float = 0.1
+    blocks: int = 12
+    block_seconds: float = 60.0
+    readout_f0: float = 0.95
+    readout_f1: float = 0.995
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be within (0, 1), got {self.alpha}")
+        if self.blocks < 3:
+            raise ValueError(f"blocks must be at least 3 (one per basis), got {self.blocks}")
+        if not 0 < self.block_seconds <= 3600:
+            raise ValueError(f"block_seconds must be within (0, 3600], got {self.block_seconds}")
+        for name in ("readout_f0", "readout_f1"):
+            if not 0.5 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within (0.5, 1], got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class EntanglementResult:
+    herald_rate_hz: float
+    herald_rate_err_hz: float
+    fidelity: float
+    fidelity_err: float
+    correlators: dict[str, float] = field(default_factory=dict)
+    correlator_errors: dict[str, float] = field(default_factory=dict)
+    heralds: int = 0
+    seconds: float = 0.0
+
+
+def readout_program(design: AttemptDesign, basis: str) -> Program:
+    """Attempt until a herald, then rotate into ``basis`` and read out."""
+    attempt = attempt_program(design).segments[0]
+    rotations = () if basis == "Z" else (
+        Rotation.for_angle(20e-9, math.pi / 2, RABI_FULL_SCALE_HZ, phase=_BASIS_PHASE[basis]),)
+    readout = Segment("readout", 3e-6, rotations=rotations,
+                      markers=(Marker("readout", READOUT_START, READOUT_LENGTH),))
+    return Program(segments=(attempt, readout),
+                   sequence=(("attempt", None, 2, None), ("readout", 1, None, 1)))
+
+
+class Entanglement(Experiment):
+    name: ClassVar[str] = "entanglement"
+    description: ClassVar[str] = ("heralded entanglement: herald rate and fidelity from "
+                                  "readout-corrected XX, YY, ZZ")
+    config_type: ClassVar[type] = EntanglementConfig
+    value_names: ClassVar[tuple[str, ...]] = (
+        "basis", "seconds", "heralds", *(f"{pattern}_{pair}" for pattern in ("plus", "minus")
+                                         for pair in _PAIRS))
+
+    def _design(self) -> AttemptDesign:
+        return AttemptDesign(alpha=self.config.alpha)
+
+    def prepare(self, context: RunContext) -> None:
+        bring_up(context.station, self._design())
+        keep_only_heralded_syncs(context.station)
+        gate_detectors(context.station)
+
+    def acquire(self, context: RunContext, index: int) -> Block:
+        config: EntanglementConfig = self.config
+        station = context.station
+        basis = BASES[index % 3]
+        for node in ("node_a", "node_b"):
+            awg = station.instrument("awg", node)
+            load_program(awg, readout_program(self._design(), basis), awg.sample_rate(),
+                         parse_wiring(station.wiring("awg", node)))
+            awg.run()
+        channels, timestamps = acquire(station, config.block_seconds)
+        found = heralds(station, channels, timestamps)
+        bright = [_bright_after(station, channels, timestamps, found.sync_ps, node)
+                  for node in ("node_a", "node_b")]
+        outcome = 2 * (~bright[0]).astype(int) + (~bright[1]).astype(int)   # 0..3 = 00..11
+        values = {"basis": float(BASES.index(basis)), "seconds": config.block_seconds,
+                  "heralds": float(found.count)}
+        for pattern, mask in (("plus", found.detector == 0), ("minus", found.detector == 1)):
+            counts = np.bincount(outcome[mask], minlength=4)
+            values.update({f"{pattern}_{pair}": float(c) for pair, c in zip(_PAIRS, counts,
+                                                                              strict=True)})
+        return Block(values=values, arrays={"channels": channels.astype(np.uint8),
+                                            "timestamps_ps": timestamps},
+                     progress={"heralds": found.count})
+
+    @classmethod
+    def analyze(cls, data: RunData) -> EntanglementResult:
+        config = EntanglementConfig(**data.info.config)
+        v = data.values
+        seconds = float(v["seconds"].sum())
+        count = int(v["heralds"].sum())
+        if seconds <= 0 or count == 0:
+            raise ValueError("no heralds in this run: cannot estimate a fidelity")
+        correlators, errors = {}, {}
+        inverse = np.linalg.inv(np.kron(_assignment(config), _assignment(config)))
+        parity = np.array([1.0, -1.0, -1.0, 1.0])
+        for code, basis in enumerate(BASES):
+            mask = v["basis"] == code
+            plus = np.array([v[f"plus_{pair}"][mask].sum() for pair in _PAIRS])
+            minus = np.array([v[f"minus_{pair}"][mask].sum() for pair in _PAIRS])
+            if basis != "Z":   # Z on node B (Ψ− -> Ψ+) swaps B's outcome in X and Y
+                minus = minus[[1, 0, 3, 2]]
+            counts = plus + minus
+            total = counts.sum()
+            if total == 0:
+                raise ValueError(f"no heralds measured in the {basis} basis")
+            frequencies = counts / total
+            gradient = inverse.T @ parity            # E = parity · M⁻¹ p
+            covariance = (np.diag(frequencies) - np.outer(frequencies, frequencies)) / total
+            correlators[basis * 2] = float(np.clip(gradient @ frequencies, -1, 1))
+            errors[basis * 2] = float(math.sqrt(max(gradient @ covariance @ gradient,
+                                                    1.0 / total**2)))
+        fidelity = (1 + correlators["XX"] + correlators["YY"] - correlators["ZZ"]) / 4
+        fidelity_err = math.sqrt(sum(e**2 for e in errors.values())) / 4
+        return EntanglementResult(
+            herald_rate_hz=count / seconds, herald_rate_err_hz=math.sqrt(count) / seconds,
+            fidelity=fidelity, fidelity_err=fidelity_err, correlators=correlators,
+            correlator_errors=errors, heralds=count, seconds=seconds)
+
+
+def _assignment(config: EntanglementConfig) -> np.ndarray:
+    """P(reported | true) for one node, outcomes ordered bright, dark."""
+    f0, f1 = config.readout_f0, config.readout_f1
+    return np.array([[f0, 1 - f1], [1 - f0, f1]])
+
+
+def _bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
+                  sync_ps: np.ndarray, node: str) -> np.ndarray:
+    """For each herald: did the node's readout see at least one photon?"""
+    tagger = station.instrument("time_tagger", "heralding")  # type: ignore[attr-defined]
+    wiring = station.wiring("time_tagger", "heralding")  # type: ignore[attr-defined]
+    photons = np.sort(timestamps[channels == wiring[f"readout_{node}"]])
+    window_open = EXCITATION_AT + OPTICAL_DELAY
+    period = AttemptDesign().period
+    start = (sync_ps - tagger.input3.delay_ps()
+             + round((period - window_open + READOUT_START) * 1e12))
+    first = np.searchsorted(photons, start)
+    last = np.searchsorted(photons, start + round(READOUT_LENGTH * 1e12))
+    return last > first
+
+
+__all__ = ["WINDOW", "Entanglement", "EntanglementConfig", "EntanglementResult"]
