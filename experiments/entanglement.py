@@ -170,6 +170,20 @@ class Entanglement(Experiment):
             fidelity=fidelity, fidelity_err=fidelity_err, correlators=correlators,
             correlator_errors=errors, heralds=count, seconds=seconds)
 
+    @classmethod
+    def plot(cls, data: RunData, result: EntanglementResult, path: object) -> bool:
+        return _plot(data, result, path)
+
+
+def _plot(data: RunData, result: EntanglementResult, path: object) -> bool:
+    from labctl.report.run_plots import bars
+
+    bars(path, result.correlators, result.correlator_errors,  # type: ignore[arg-type]
+         {"ZZ": -1.0, "XX": 1.0, "YY": 1.0},
+         title=f"run {data.info.run_id}: F = {result.fidelity:.3f} ± {result.fidelity_err:.3f},"
+               f" {result.herald_rate_hz:.2f} Hz", y_label="correlator (Ψ+ frame)")
+    return True
+
 
 def _assignment(config: EntanglementConfig) -> np.ndarray:
     """P(reported | true) for one node, outcomes ordered bright, dark."""

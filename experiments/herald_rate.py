@@ -84,6 +84,16 @@ class HeraldRate(Experiment):
             progress={"heralds": found.count, "seconds": config.block_seconds})
 
     @classmethod
+    def plot(cls, data: RunData, result: HeraldRateResult, path: object) -> bool:
+        from labctl.report.run_plots import per_block
+
+        rates = data.values["heralds"] / data.values["seconds"]
+        per_block(path, {"herald rate (Hz)": rates},  # type: ignore[arg-type]
+                  title=f"run {data.info.run_id}: {result.herald_rate_hz:.2f} ± "
+                        f"{result.herald_rate_err_hz:.2f} Hz")
+        return True
+
+    @classmethod
     def analyze(cls, data: RunData) -> HeraldRateResult:
         seconds = float(data.values["seconds"].sum())
         count = int(data.values["heralds"].sum())

@@ -18,7 +18,7 @@ from labctl.data.archive import Archive, RunInfo
 from labctl.data.location import data_root
 from labctl.engine.experiment import parse_settings, settable_keys
 from labctl.engine.registry import experiment_names, find_experiment
-from labctl.engine.runner import Engine, RunOutcome, analyze_run
+from labctl.engine.runner import Engine, RunOutcome, analyze_run, save_plot
 from labctl.errors import LabctlError
 
 EXIT_STATUS = {"completed": 0, "failed": 1, "interrupted": 130, "running": 1}
@@ -61,6 +61,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     show.add_argument("--json", action="store_true")
     _data_dir_option(show)
     show.set_defaults(handler=show_run)
+
+    fit = commands.add_parser("fit", help="re-run the analysis of an archived run and plot it")
+    fit.add_argument("run_id", type=int)
+    fit.add_argument("--json", action="store_true")
+    _data_dir_option(fit)
+    fit.set_defaults(handler=fit_run)
 
     export = commands.add_parser("export", help="write a run as netCDF (xarray-readable)")
     export.add_argument("run_id", type=int)
@@ -141,6 +147,25 @@ def show_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def fit_run(args: argparse.Namespace) -> int:
+    archive = Archive(data_root(args.data_dir))
+    try:
+        data, result = analyze_run(archive, args.run_id)
+        plot = save_plot(find_experiment(data.info.experiment), archive, data, result)
+    except (ValueError, ZeroDivisionError) as error:
+        raise LabctlError(f"run {args.run_id}: {error}") from None
+    finally:
+        archive.close()
+    payload = {"run_id": args.run_id, "experiment": data.info.experiment,
+               "corrupt_blocks": list(data.corrupt), "plot": plot, **_plain(result)}
+    if args.json:
+        print_json(payload)
+    else:
+        for key, value in payload.items():
+            print(f"{key:>22}  {value}")
+    return 0
+
+
 def export_run(args: argparse.Namespace) -> int:
     archive = Archive(data_root(args.data_dir))
     try:
@@ -184,6 +209,8 @@ def _report(outcome: RunOutcome, as_json: bool) -> int:
         payload.update(_plain(outcome.result))
     if outcome.analysis_error:
         payload["analysis_error"] = outcome.analysis_error
+    if outcome.plot:
+        payload["plot"] = outcome.plot
     if as_json:
         print_json(payload)
     else:

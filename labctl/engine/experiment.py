@@ -90,6 +90,11 @@ class Experiment:
         """A frozen result computed only from the archived data."""
         raise NotImplementedError
 
+    @classmethod
+    def plot(cls, data: Any, result: Any, path: Any) -> bool:
+        """Draw the data and the fit into the PNG ``path``; False if there is nothing to draw."""
+        return False
+
 
 def settable_keys(config_type: type) -> dict[str, str]:
     """``{key: type description}`` of a config dataclass, for help texts."""

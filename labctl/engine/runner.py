@@ -69,6 +69,7 @@ class RunOutcome:
     reason: str | None
     result: Any | None
     analysis_error: str | None = None
+    plot: str | None = None
 
 
 class Engine:
@@ -185,15 +186,26 @@ class Engine:
 
     def _outcome(self, experiment: Experiment, run_id: int, status: RunStatus, blocks: int,
                  reason: str | None) -> RunOutcome:
-        result, analysis_error = None, None
+        result, analysis_error, plot = None, None, None
         if blocks:
             try:
-                result = experiment.analyze(self.archive.load(run_id))
+                data = self.archive.load(run_id)
+                result = experiment.analyze(data)
+                plot = save_plot(type(experiment), self.archive, data, result)
             except NotImplementedError:
                 result = None
             except (LabctlError, ValueError, ZeroDivisionError) as error:
                 analysis_error = _one_line(error)
-        return RunOutcome(run_id, experiment.name, status, blocks, reason, result, analysis_error)
+        return RunOutcome(run_id, experiment.name, status, blocks, reason, result,
+                          analysis_error, plot)
+
+
+def save_plot(experiment: type[Experiment], archive: Archive, data: RunData,
+              result: Any) -> str | None:
+    """The run's PNG of data and fit, next to its raw chunks; None if it draws nothing."""
+    path = archive.root / "raw" / f"run-{data.info.run_id}" / f"{experiment.name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path) if experiment.plot(data, result, path) else None
 
 
 def analyze_run(archive: Archive, run_id: int) -> tuple[RunData, Any]:
