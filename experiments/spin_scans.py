@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from experiments.bringup import RABI_FULL_SCALE_HZ, acquire
+from labctl.analysis.fitting import binomial_weights, fit
+from labctl.analysis.models import DecouplingModel, MemoryAttemptsModel, RabiModel, RamseyModel
+from labctl.data.archive import RunData
 from labctl.engine.experiment import Block, Experiment, RunContext
 from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
 from labctl.pulses.wiring import parse_wiring
@@ -87,13 +90,55 @@ def _wait(name: str, duration: float) -> tuple[Segment, int]:
     return Segment(name, MIN_ELEMENT), loops
 
 
+@dataclass(frozen=True)
+class ScanResult:
+    """A fitted scan: the fit's values with uncertainties, converged or why not."""
+
+    experiment: str
+    fit: dict[str, float | bool | str | None]
+    points: int
+    shots: int
+
+
 class ReadoutScan(Experiment):
-    """Shared machinery: program per point, readout shots, bright fraction."""
+    """Shared machinery: program per point, readout shots, bright fraction, fit."""
 
     value_names: ClassVar[tuple[str, ...]] = ("x", "shots", "bright")
+    #: x-axis label of the plot.
+    x_label: ClassVar[str] = "x"
 
     def program(self, x: float) -> Program:
         raise NotImplementedError
+
+    @classmethod
+    def model(cls) -> Any:
+        """The lmfit model of the bright fraction against x."""
+        raise NotImplementedError
+
+    @classmethod
+    def analyze(cls, data: RunData) -> ScanResult:
+        x, fraction, shots = _fraction(data)
+        result = fit(cls.model(), x, fraction, weights=binomial_weights(fraction, shots))
+        return ScanResult(cls.name, result.to_dict(), len(x), int(shots.sum()))
+
+    @classmethod
+    def plot(cls, data: RunData, result: ScanResult, path: Any) -> bool:
+        from labctl.report.run_plots import scan_plot
+
+        x, fraction, shots = _fraction(data)
+        error = np.sqrt(np.maximum(fraction * (1 - fraction), 1e-4) / shots)
+        fit_x = fit_y = None
+        if result.fit.get("converged"):
+            fit_x = np.linspace(x.min(), x.max(), 400)
+            values = {k: v for k, v in result.fit.items() if not k.endswith("_err")
+                      and isinstance(v, float)}
+            model = cls.model()
+            fit_y = model.eval(**{model.independent_vars[0]: fit_x},
+                               **{k: values[k] for k in model.param_names if k in values})
+        scan_plot(path, x, fraction, error, cls.x_label, "bright fraction",
+                  f"run {data.info.run_id} {cls.name}: {result.fit.get('message')}",
+                  fit_x, fit_y)
+        return True
 
     def prepare(self, context: RunContext) -> None:
         config: ScanConfig = self.config
@@ -148,10 +193,22 @@ def _readout_segment(config: ScanConfig, rotations: tuple[Rotation, ...] = ()) -
                    markers=(Marker("readout", READOUT.start + shift, READOUT.duration),))
 
 
+def _fraction(data: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    shots = data.values["shots"]
+    if shots.size == 0 or np.any(shots <= 0):
+        raise ValueError("a scan point has no readout shots: nothing to fit")
+    return data.values["x"], data.values["bright"] / shots, shots
+
+
 class Rabi(ReadoutScan):
     name: ClassVar[str] = "rabi"
     description: ClassVar[str] = "microwave pulse length scan: Rabi frequency and π time"
     config_type: ClassVar[type] = ScanConfig
+    x_label: ClassVar[str] = "pulse length (s)"
+
+    @classmethod
+    def model(cls) -> Any:
+        return RabiModel()
 
     def program(self, x: float) -> Program:
         rotations = (Rotation(50e-9, x),) if x > 0 else ()
@@ -165,6 +222,11 @@ class Ramsey(ReadoutScan):
     name: ClassVar[str] = "ramsey"
     description: ClassVar[str] = "π/2 – τ – π/2 free-precession scan: T2* and detuning"
     config_type: ClassVar[type] = ScanConfig
+    x_label: ClassVar[str] = "free time (s)"
+
+    @classmethod
+    def model(cls) -> Any:
+        return RamseyModel()
 
     def program(self, x: float) -> Program:
         first = _half_pi(self.config)
@@ -180,6 +242,11 @@ class DynamicalDecoupling(ReadoutScan):
     name: ClassVar[str] = "dynamical_decoupling"
     description: ClassVar[str] = "Hahn echo / CPMG with `pulses` π pulses: coherence time T and n"
     config_type: ClassVar[type] = ScanConfig
+    x_label: ClassVar[str] = "total free time (s)"
+
+    @classmethod
+    def model(cls) -> Any:
+        return DecouplingModel()
 
     def program(self, x: float) -> Program:
         config: ScanConfig = self.config
@@ -205,6 +272,11 @@ class MemoryRobustness(ReadoutScan):
     name: ClassVar[str] = "memory_robustness"
     description: ClassVar[str] = "stored superposition vs entangling attempts applied: N_1/e"
     config_type: ClassVar[type] = ScanConfig
+    x_label: ClassVar[str] = "entangling attempts"
+
+    @classmethod
+    def model(cls) -> Any:
+        return MemoryAttemptsModel()
 
     def program(self, x: float) -> Program:
         config: ScanConfig = self.config

@@ -101,3 +101,47 @@ def test_memory_decays_with_entangling_attempts(tmp_path):
 def test_bad_scan_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
         ScanConfig(**settings)
+
+
+def fitted(tmp_path, experiment):
+    archive = Archive(tmp_path)
+    outcome = Engine(archive, progress=False).start(experiment, station_module.DEFAULT_STATION,
+                                                    "sim")
+    archive.close()
+    assert outcome.status == "completed", outcome.reason
+    assert outcome.result.fit["converged"], outcome.result.fit["message"]
+    assert outcome.plot and outcome.plot.endswith(".png")
+    return outcome.result.fit
+
+
+def within(fit, name, truth):
+    value, error = fit[name], fit[f"{name}_err"]
+    assert error is not None and 0 < error < 0.3 * abs(truth), (name, value, error)
+    assert abs(value - truth) < Z * error, (name, value, truth, error)
+
+
+def test_fits_recover_the_rabi_frequency_and_t2_star(tmp_path):
+    rabi = fitted(tmp_path / "rabi", Rabi(ScanConfig(0, 250e-9, steps=21,
+                                                     seconds_per_point=0.1)))
+    within(rabi, "frequency", WORLD.rabi_hz_at_reference)
+    ramsey = fitted(tmp_path / "ramsey", Ramsey(ScanConfig(
+        0.2e-6, 12e-6, steps=31, seconds_per_point=0.3, detuning_hz=0.5e6)))
+    within(ramsey, "t2_star", WORLD.memory.t2_star)
+
+
+def test_fit_recovers_attempts_to_1_over_e(tmp_path):
+    memory_fit = fitted(tmp_path, MemoryRobustness(ScanConfig(
+        1, 4000, steps=9, seconds_per_point=6.0)))
+    within(memory_fit, "n_1_over_e", WORLD.memory.n_1_over_e)
+
+
+def test_a_scan_with_no_signal_is_reported_as_not_converged(tmp_path):
+    """The readout never sees the spin move (microwave far off resonance): no Rabi fit."""
+    archive = Archive(tmp_path)
+    outcome = Engine(archive, progress=False).start(
+        Rabi(ScanConfig(0, 150e-9, steps=9, seconds_per_point=0.1, detuning_hz=200e6)),
+        station_module.DEFAULT_STATION, "sim")
+    archive.close()
+    assert outcome.status == "completed"
+    assert outcome.result.fit["converged"] is False
+    assert outcome.result.fit["message"] and outcome.result.fit["frequency"] is None
