@@ -8,9 +8,8 @@ Per block the values count, for each herald pattern (detector "+" announces
 A bright B dark, A dark B bright, both dark).
 
 The analysis (`analyze`) brings Ψ− heralds to the Ψ+ frame (Z on node B
-swaps B's outcome in X and Y), undoes both nodes' readout errors by
-inverting the tensor product of their assignment matrices on the four
-outcome frequencies, propagates the multinomial errors, and gives
+swaps B's outcome in X and Y), undoes both nodes' readout errors
+(`labctl.analysis.estimators.corrected_correlator_from_counts`), and gives
 F = (1 + XX + YY − ZZ)/4 with its error (shared/reference/physics.md
 section 3) and the herald rate.
 """
@@ -36,8 +35,15 @@ from experiments.bringup import (
     heralds,
     keep_only_heralded_syncs,
 )
+from labctl.analysis.estimators import (
+    Correlator,
+    bell_fidelity,
+    corrected_correlator_from_counts,
+    herald_rate,
+)
 from labctl.data.archive import RunData
 from labctl.engine.experiment import Block, Experiment, RunContext
+from labctl.physics.emitter import Readout
 from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
 from labctl.pulses.wiring import parse_wiring
 
@@ -144,30 +150,25 @@ class Entanglement(Experiment):
         count = int(v["heralds"].sum())
         if seconds <= 0 or count == 0:
             raise ValueError("no heralds in this run: cannot estimate a fidelity")
-        correlators, errors = {}, {}
-        inverse = np.linalg.inv(np.kron(_assignment(config), _assignment(config)))
-        parity = np.array([1.0, -1.0, -1.0, 1.0])
+        readout = Readout(config.readout_f0, config.readout_f1)
+        measured: dict[str, Correlator] = {}
         for code, basis in enumerate(BASES):
             mask = v["basis"] == code
             plus = np.array([v[f"plus_{pair}"][mask].sum() for pair in _PAIRS])
             minus = np.array([v[f"minus_{pair}"][mask].sum() for pair in _PAIRS])
             if basis != "Z":   # Z on node B (Ψ− -> Ψ+) swaps B's outcome in X and Y
                 minus = minus[[1, 0, 3, 2]]
-            counts = plus + minus
-            total = counts.sum()
-            if total == 0:
+            counts = (plus + minus).reshape(2, 2)
+            if counts.sum() == 0:
                 raise ValueError(f"no heralds measured in the {basis} basis")
-            frequencies = counts / total
-            gradient = inverse.T @ parity            # E = parity · M⁻¹ p
-            covariance = (np.diag(frequencies) - np.outer(frequencies, frequencies)) / total
-            correlators[basis * 2] = float(np.clip(gradient @ frequencies, -1, 1))
-            errors[basis * 2] = float(math.sqrt(max(gradient @ covariance @ gradient,
-                                                    1.0 / total**2)))
-        fidelity = (1 + correlators["XX"] + correlators["YY"] - correlators["ZZ"]) / 4
-        fidelity_err = math.sqrt(sum(e**2 for e in errors.values())) / 4
+            measured[basis * 2] = corrected_correlator_from_counts(counts, readout, readout)
+        fidelity = bell_fidelity(measured["XX"], measured["YY"], measured["ZZ"], "Psi+")
+        rate = herald_rate(count, seconds)
+        correlators = {k: float(np.clip(c.value, -1, 1)) for k, c in measured.items()}
+        errors = {k: c.error for k, c in measured.items()}
         return EntanglementResult(
-            herald_rate_hz=count / seconds, herald_rate_err_hz=math.sqrt(count) / seconds,
-            fidelity=fidelity, fidelity_err=fidelity_err, correlators=correlators,
+            herald_rate_hz=rate.value, herald_rate_err_hz=rate.error,
+            fidelity=fidelity.value, fidelity_err=fidelity.error, correlators=correlators,
             correlator_errors=errors, heralds=count, seconds=seconds)
 
     @classmethod
@@ -183,12 +184,6 @@ def _plot(data: RunData, result: EntanglementResult, path: object) -> bool:
          title=f"run {data.info.run_id}: F = {result.fidelity:.3f} ± {result.fidelity_err:.3f},"
                f" {result.herald_rate_hz:.2f} Hz", y_label="correlator (Ψ+ frame)")
     return True
-
-
-def _assignment(config: EntanglementConfig) -> np.ndarray:
-    """P(reported | true) for one node, outcomes ordered bright, dark."""
-    f0, f1 = config.readout_f0, config.readout_f1
-    return np.array([[f0, 1 - f1], [1 - f0, f1]])
 
 
 def _bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
