@@ -76,6 +76,44 @@ class ScanConfig:
         return float(np.linspace(self.start, self.stop, self.steps)[index])
 
 
+@dataclass(frozen=True)
+class RabiConfig(ScanConfig):
+    """Pulse lengths 0 – 250 ns (two and a half periods at 10 MHz)."""
+
+    start: float = 0.0
+    stop: float = 250e-9
+
+
+@dataclass(frozen=True)
+class RamseyConfig(ScanConfig):
+    """Free times 0.2 – 12 µs with the microwave 0.5 MHz off resonance."""
+
+    start: float = 0.2e-6
+    stop: float = 12e-6
+    steps: int = 31
+    detuning_hz: float = 0.5e6
+
+
+@dataclass(frozen=True)
+class DecouplingConfig(ScanConfig):
+    """Total free times 0.1 – 4 ms, one π pulse (Hahn echo)."""
+
+    start: float = 0.1e-3
+    stop: float = 4e-3
+    steps: int = 11
+    seconds_per_point: float = 2.0
+
+
+@dataclass(frozen=True)
+class MemoryConfig(ScanConfig):
+    """1 – 4000 entangling attempts while the memory stores a superposition."""
+
+    start: float = 1.0
+    stop: float = 4000.0
+    steps: int = 9
+    seconds_per_point: float = 6.0
+
+
 def _half_pi(config: ScanConfig, start: float = 50e-9) -> Rotation:
     return Rotation.for_angle(start, math.pi / 2, config.rabi_hz)
 
@@ -203,7 +241,7 @@ def _fraction(data: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class Rabi(ReadoutScan):
     name: ClassVar[str] = "rabi"
     description: ClassVar[str] = "microwave pulse length scan: Rabi frequency and π time"
-    config_type: ClassVar[type] = ScanConfig
+    config_type: ClassVar[type] = RabiConfig
     x_label: ClassVar[str] = "pulse length (s)"
 
     @classmethod
@@ -221,7 +259,7 @@ class Rabi(ReadoutScan):
 class Ramsey(ReadoutScan):
     name: ClassVar[str] = "ramsey"
     description: ClassVar[str] = "π/2 – τ – π/2 free-precession scan: T2* and detuning"
-    config_type: ClassVar[type] = ScanConfig
+    config_type: ClassVar[type] = RamseyConfig
     x_label: ClassVar[str] = "free time (s)"
 
     @classmethod
@@ -241,7 +279,7 @@ class Ramsey(ReadoutScan):
 class DynamicalDecoupling(ReadoutScan):
     name: ClassVar[str] = "dynamical_decoupling"
     description: ClassVar[str] = "Hahn echo / CPMG with `pulses` π pulses: coherence time T and n"
-    config_type: ClassVar[type] = ScanConfig
+    config_type: ClassVar[type] = DecouplingConfig
     x_label: ClassVar[str] = "total free time (s)"
 
     @classmethod
@@ -271,7 +309,7 @@ class DynamicalDecoupling(ReadoutScan):
 class MemoryRobustness(ReadoutScan):
     name: ClassVar[str] = "memory_robustness"
     description: ClassVar[str] = "stored superposition vs entangling attempts applied: N_1/e"
-    config_type: ClassVar[type] = ScanConfig
+    config_type: ClassVar[type] = MemoryConfig
     x_label: ClassVar[str] = "entangling attempts"
 
     @classmethod

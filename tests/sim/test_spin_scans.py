@@ -15,10 +15,14 @@ import numpy as np
 import pytest
 
 from experiments.spin_scans import (
+    DecouplingConfig,
     DynamicalDecoupling,
+    MemoryConfig,
     MemoryRobustness,
     Rabi,
+    RabiConfig,
     Ramsey,
+    RamseyConfig,
     ScanConfig,
 )
 from labctl import station as station_module
@@ -55,7 +59,7 @@ def assert_agrees(bright, shots, expected, systematic=0.0):
 
 
 def test_rabi_oscillation(tmp_path):
-    x, bright, shots = measured(tmp_path, Rabi(ScanConfig(0, 150e-9, steps=7,
+    x, bright, shots = measured(tmp_path, Rabi(RabiConfig(0, 150e-9, steps=7,
                                                           seconds_per_point=0.2)))
     rabi = WORLD.rabi_hz_at_reference  # full scale, 10 dBm
     assert_agrees(bright, shots, reported(np.cos(math.pi * rabi * x) ** 2))
@@ -63,7 +67,7 @@ def test_rabi_oscillation(tmp_path):
 
 def test_ramsey_fringe_decays_with_t2_star(tmp_path):
     detuning = 0.5e6
-    x, bright, shots = measured(tmp_path, Ramsey(ScanConfig(
+    x, bright, shots = measured(tmp_path, Ramsey(RamseyConfig(
         0.5e-6, 9e-6, steps=7, seconds_per_point=0.4, detuning_hz=detuning)))
     # two π/2 pulses about x: P(bright) = 1 − Ramsey(τ) for the world's T2*
     ideal = 1 - memory.ramsey(x, WORLD.memory.t2_star, 1.0, detuning)
@@ -75,7 +79,7 @@ def test_ramsey_fringe_decays_with_t2_star(tmp_path):
 
 
 def test_echo_decays_with_the_coherence_time_and_exponent(tmp_path):
-    x, bright, shots = measured(tmp_path, DynamicalDecoupling(ScanConfig(
+    x, bright, shots = measured(tmp_path, DynamicalDecoupling(DecouplingConfig(
         0.2e-3, 2.5e-3, steps=5, seconds_per_point=2.0, pulses=1)))
     m = WORLD.memory
     expected = 1 - memory.decoupled_decay(x, m.coherence_time, m.decoupling_exponent)
@@ -84,7 +88,7 @@ def test_echo_decays_with_the_coherence_time_and_exponent(tmp_path):
 
 
 def test_memory_decays_with_entangling_attempts(tmp_path):
-    x, bright, shots = measured(tmp_path, MemoryRobustness(ScanConfig(
+    x, bright, shots = measured(tmp_path, MemoryRobustness(MemoryConfig(
         1, 2500, steps=5, seconds_per_point=3.0)))
     n_1e = WORLD.memory.n_1_over_e
     # π/2 – N attempts – π/2: dark for N = 0, relaxing to 1/2 as the coherence goes
@@ -121,16 +125,16 @@ def within(fit, name, truth):
 
 
 def test_fits_recover_the_rabi_frequency_and_t2_star(tmp_path):
-    rabi = fitted(tmp_path / "rabi", Rabi(ScanConfig(0, 250e-9, steps=21,
+    rabi = fitted(tmp_path / "rabi", Rabi(RabiConfig(0, 250e-9, steps=21,
                                                      seconds_per_point=0.1)))
     within(rabi, "frequency", WORLD.rabi_hz_at_reference)
-    ramsey = fitted(tmp_path / "ramsey", Ramsey(ScanConfig(
+    ramsey = fitted(tmp_path / "ramsey", Ramsey(RamseyConfig(
         0.2e-6, 12e-6, steps=31, seconds_per_point=0.3, detuning_hz=0.5e6)))
     within(ramsey, "t2_star", WORLD.memory.t2_star)
 
 
 def test_fit_recovers_attempts_to_1_over_e(tmp_path):
-    memory_fit = fitted(tmp_path, MemoryRobustness(ScanConfig(
+    memory_fit = fitted(tmp_path, MemoryRobustness(MemoryConfig(
         1, 4000, steps=9, seconds_per_point=6.0)))
     within(memory_fit, "n_1_over_e", WORLD.memory.n_1_over_e)
 
@@ -139,7 +143,7 @@ def test_a_scan_with_no_signal_is_reported_as_not_converged(tmp_path):
     """The readout never sees the spin move (microwave far off resonance): no Rabi fit."""
     archive = Archive(tmp_path)
     outcome = Engine(archive, progress=False).start(
-        Rabi(ScanConfig(0, 150e-9, steps=9, seconds_per_point=0.1, detuning_hz=200e6)),
+        Rabi(RabiConfig(0, 150e-9, steps=9, seconds_per_point=0.1, detuning_hz=200e6)),
         station_module.DEFAULT_STATION, "sim")
     archive.close()
     assert outcome.status == "completed"
