@@ -49,7 +49,7 @@ from labctl.pulses.wiring import parse_wiring
 
 BASES = ("Z", "X", "Y")
 #: Readout pairs (A, B): 0 bright (≥ 1 photon), 1 dark.
-_PAIRS = ("00", "01", "10", "11")
+PAIRS = ("00", "01", "10", "11")
 READOUT_START, READOUT_LENGTH = 200e-9, 2e-6
 #: Rotation phase selecting each basis: π/2 about y turns X into Z, about x turns Y into Z.
 _BASIS_PHASE = {"X": math.pi / 2, "Y": 0.0}
@@ -108,7 +108,7 @@ class Entanglement(Experiment):
     config_type: ClassVar[type] = EntanglementConfig
     value_names: ClassVar[tuple[str, ...]] = (
         "basis", "seconds", "heralds", *(f"{pattern}_{pair}" for pattern in ("plus", "minus")
-                                         for pair in _PAIRS))
+                                         for pair in PAIRS))
 
     def _design(self) -> AttemptDesign:
         return AttemptDesign(alpha=self.config.alpha)
@@ -129,14 +129,14 @@ class Entanglement(Experiment):
             awg.run()
         channels, timestamps = acquire(station, config.block_seconds)
         found = heralds(station, channels, timestamps)
-        bright = [_bright_after(station, channels, timestamps, found.sync_ps, node)
+        bright = [bright_after(station, channels, timestamps, found.sync_ps, node)
                   for node in ("node_a", "node_b")]
         outcome = 2 * (~bright[0]).astype(int) + (~bright[1]).astype(int)   # 0..3 = 00..11
         values = {"basis": float(BASES.index(basis)), "seconds": config.block_seconds,
                   "heralds": float(found.count)}
         for pattern, mask in (("plus", found.detector == 0), ("minus", found.detector == 1)):
             counts = np.bincount(outcome[mask], minlength=4)
-            values.update({f"{pattern}_{pair}": float(c) for pair, c in zip(_PAIRS, counts,
+            values.update({f"{pattern}_{pair}": float(c) for pair, c in zip(PAIRS, counts,
                                                                               strict=True)})
         return Block(values=values, arrays={"channels": channels.astype(np.uint8),
                                             "timestamps_ps": timestamps},
@@ -151,17 +151,12 @@ class Entanglement(Experiment):
         if seconds <= 0 or count == 0:
             raise ValueError("no heralds in this run: cannot estimate a fidelity")
         readout = Readout(config.readout_f0, config.readout_f1)
-        measured: dict[str, Correlator] = {}
+        counts = {}
         for code, basis in enumerate(BASES):
             mask = v["basis"] == code
-            plus = np.array([v[f"plus_{pair}"][mask].sum() for pair in _PAIRS])
-            minus = np.array([v[f"minus_{pair}"][mask].sum() for pair in _PAIRS])
-            if basis != "Z":   # Z on node B (Ψ− -> Ψ+) swaps B's outcome in X and Y
-                minus = minus[[1, 0, 3, 2]]
-            counts = (plus + minus).reshape(2, 2)
-            if counts.sum() == 0:
-                raise ValueError(f"no heralds measured in the {basis} basis")
-            measured[basis * 2] = corrected_correlator_from_counts(counts, readout, readout)
+            counts[basis] = (np.array([v[f"plus_{pair}"][mask].sum() for pair in PAIRS]),
+                             np.array([v[f"minus_{pair}"][mask].sum() for pair in PAIRS]))
+        measured = corrected_correlators(counts, readout)
         fidelity = bell_fidelity(measured["XX"], measured["YY"], measured["ZZ"], "Psi+")
         rate = herald_rate(count, seconds)
         correlators = {k: float(np.clip(c.value, -1, 1)) for k, c in measured.items()}
@@ -186,7 +181,26 @@ def _plot(data: RunData, result: EntanglementResult, path: object) -> bool:
     return True
 
 
-def _bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
+def corrected_correlators(counts: dict[str, tuple[np.ndarray, np.ndarray]],
+                          readout: Readout) -> dict[str, Correlator]:
+    """Readout-corrected XX, YY, ZZ in the Ψ+ frame from each basis's outcome counts.
+
+    ``counts[basis]`` holds the four pair counts (`PAIRS`) of the Ψ+ heralds and
+    of the Ψ− heralds; Z on node B takes Ψ− to Ψ+, which swaps B's outcome in
+    X and Y. `ValueError` when a basis has no heralds.
+    """
+    measured: dict[str, Correlator] = {}
+    for basis, (plus, minus) in counts.items():
+        if basis != "Z":
+            minus = minus[[1, 0, 3, 2]]
+        table = (plus + minus).reshape(2, 2)
+        if table.sum() == 0:
+            raise ValueError(f"no heralds measured in the {basis} basis")
+        measured[basis * 2] = corrected_correlator_from_counts(table, readout, readout)
+    return measured
+
+
+def bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
                   sync_ps: np.ndarray, node: str) -> np.ndarray:
     """For each herald: did the node's readout see at least one photon?"""
     tagger = station.instrument("time_tagger", "heralding")  # type: ignore[attr-defined]
@@ -201,4 +215,5 @@ def _bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
     return last > first
 
 
-__all__ = ["WINDOW", "Entanglement", "EntanglementConfig", "EntanglementResult"]
+__all__ = ["PAIRS", "WINDOW", "Entanglement", "EntanglementConfig", "EntanglementResult",
+           "bright_after", "corrected_correlators"]
