@@ -44,6 +44,7 @@ from experiments.bringup import (
     heralds,
     keep_only_heralded_syncs,
 )
+from experiments.scanning import LinearScan
 from labctl.analysis.fitting import AnalysisError, FitResult, fit, fit_counts
 from labctl.analysis.models import (
     DetectorTimingModel,
@@ -97,7 +98,7 @@ def _fit_curve(model: lmfit.Model, fitted: dict[str, float | bool | str | None],
 # --- SNSPD bias scan --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class BiasScanConfig:
+class BiasScanConfig(LinearScan):
     """A scan of SNSPD ``channel``'s bias from ``start`` to ``stop`` (A) in ``steps`` points.
 
     ``seconds_per_point`` is spent lit and as long again dark. The reference
@@ -138,16 +139,9 @@ class BiasScanConfig:
                              f"{self.efficiency_fraction}")
 
     @property
-    def blocks(self) -> int:
-        return self.steps
-
-    @property
     def incident_flux(self) -> float:
         """Reference-laser photons per second reaching the detector."""
         return self.power_w * self.photon_fraction / (_HC / (self.wavelength_nm * 1e-9))
-
-    def point(self, index: int) -> float:
-        return float(np.linspace(self.start, self.stop, self.steps)[index])
 
 
 @dataclass(frozen=True)
@@ -324,7 +318,7 @@ def _average_rate(station: Any, channel: Any, seconds: float) -> float:
 # --- converter phase matching -----------------------------------------------------------------
 
 @dataclass(frozen=True)
-class PhaseMatchingConfig:
+class PhaseMatchingConfig(LinearScan):
     """Both ovens' setpoint from ``start`` to ``stop`` (°C) in ``steps`` points.
 
     Each point waits ``settle_seconds`` (station clock) for the ovens, then
@@ -346,12 +340,6 @@ class PhaseMatchingConfig:
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be within (0, 1), got {self.alpha}")
 
-    @property
-    def blocks(self) -> int:
-        return self.steps
-
-    def point(self, index: int) -> float:
-        return float(np.linspace(self.start, self.stop, self.steps)[index])
 
 
 @dataclass(frozen=True)

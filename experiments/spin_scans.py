@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from experiments.bringup import RABI_FULL_SCALE_HZ, acquire
+from experiments.scanning import LinearScan
 from labctl.analysis.fitting import binomial_weights, fit
 from labctl.analysis.models import DecouplingModel, MemoryAttemptsModel, RabiModel, RamseyModel
 from labctl.data.archive import RunData
@@ -42,7 +43,7 @@ READOUT_SEGMENT_LENGTH = 2.5e-6
 
 
 @dataclass(frozen=True)
-class ScanConfig:
+class ScanConfig(LinearScan):
     """A scan of ``steps`` points from ``start`` to ``stop`` (units of the scanned x)."""
 
     start: float
@@ -68,12 +69,6 @@ class ScanConfig:
         if self.pulses < 1:
             raise ValueError(f"pulses must be at least 1, got {self.pulses}")
 
-    @property
-    def blocks(self) -> int:
-        return self.steps
-
-    def point(self, index: int) -> float:
-        return float(np.linspace(self.start, self.stop, self.steps)[index])
 
 
 @dataclass(frozen=True)
