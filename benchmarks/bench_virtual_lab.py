@@ -22,6 +22,7 @@ from experiments.bringup import (
     gate_detectors,
     heralds,
     keep_only_heralded_syncs,
+    record_raw_streams,
 )
 from labctl import station as station_module
 
@@ -47,9 +48,7 @@ def main() -> None:
         report("virtual_lab_single_click_heralds_per_simulated_second",
                found.count / RUN_SECONDS, "Hz")
 
-        for tag_input in tagger.inputs:       # back to raw streams: every sync recorded
-            tag_input.timetag_link(f"DELA{tag_input.index}")
-            tag_input.delay_ps(0)
+        record_raw_streams(station)           # back to raw streams: every sync recorded
         start = time.perf_counter()
         channels, _ = acquire(station, STREAM_SECONDS)
         first = time.perf_counter() - start

@@ -77,10 +77,7 @@ def bring_up(station: LabStation, design: AttemptDesign = AttemptDesign(),
     reference.wavelength_nm(1588.0)
     reference.power(1e-3)
     reference.output(reference_on)
-    tagger = station.instrument("time_tagger", "heralding")
-    for tag_input in tagger.inputs:
-        tag_input.enabled(True)
-        tag_input.timetags_enabled(True)
+    record_raw_streams(station)
     program = attempt_program(design)
     for node in NODES:
         awg = station.instrument("awg", node)
@@ -89,6 +86,16 @@ def bring_up(station: LabStation, design: AttemptDesign = AttemptDesign(),
         load_program(awg, program, awg.sample_rate(), parse_wiring(station.wiring("awg", node)))
         awg.run_mode("sequence")
         awg.run()
+
+
+def record_raw_streams(station: LabStation) -> None:
+    """Every tagger input on, each tag stream carrying its own input, no delays, no filters."""
+    tagger = station.instrument("time_tagger", "heralding")
+    for tag_input in tagger.inputs:
+        tag_input.enabled(True)
+        tag_input.timetags_enabled(True)
+        tag_input.timetag_link(f"DELA{tag_input.index}")
+        tag_input.delay_ps(0)
 
 
 def acquire(station: LabStation, seconds: float) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from experiments.bringup import RABI_FULL_SCALE_HZ, acquire
+from experiments.bringup import RABI_FULL_SCALE_HZ, acquire, record_raw_streams
 from experiments.scanning import LinearScan
 from labctl.analysis.fitting import binomial_weights, fit
 from labctl.analysis.models import DecouplingModel, MemoryAttemptsModel, RabiModel, RamseyModel
@@ -181,12 +181,7 @@ class ReadoutScan(Experiment):
         mw.power(10)
         mw.IQ_state(True)
         mw.status(True)
-        tagger = station.instrument("time_tagger", "heralding")
-        for tag_input in tagger.inputs:
-            tag_input.enabled(True)
-            tag_input.timetags_enabled(True)
-            tag_input.timetag_link(f"DELA{tag_input.index}")
-            tag_input.delay_ps(0)
+        record_raw_streams(station)
         for node in ("node_a", "node_b"):   # only the scanned node plays
             station.instrument("awg", node).stop()
         awg = station.instrument("awg", config.node)
