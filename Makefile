@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint bench browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -25,16 +25,37 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 ## test: the whole suite except slow statistical tests and hardware tests
-test: lint
+test: lint browser
 	$(BIN)/pytest -m "not slow and not hardware"
 
 ## test-all: everything, slow statistical tests included (hardware tests skip without a lab)
-test-all: lint
+test-all: lint browser
 	$(BIN)/pytest
 
 ## bench: the performance suite; each figure printed as `name: value unit`
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## browser: headless Chromium + chromedriver for the browser tests of HTML reports.
+## Installs the Debian packages when missing (as root, or through sudo if it needs no
+## password); when that is impossible it says so in one line and the browser tests skip.
+BROWSER_LOG := $${TMPDIR:-/tmp}/labctl-browser-install.log
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "browser: chromium/chromedriver missing and no root or password-less sudo;" \
+	          "browser tests will be skipped"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: chromium/chromedriver missing and no apt-get; browser tests will be skipped"; \
+		exit 0; fi; \
+	printf 'browser: installing chromium and chromium-driver with apt-get ... '; \
+	if { $$sudo apt-get update -qq || true; \
+	     $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        -o Acquire::http::Timeout=30 chromium chromium-driver; } >$(BROWSER_LOG) 2>&1 \
+	   && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "installed"; \
+	else echo "failed (see $(BROWSER_LOG)); browser tests will be skipped"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

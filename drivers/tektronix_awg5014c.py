@@ -35,6 +35,11 @@ the AWG5000 hardware sequencer's minimum waveform length of 250 points with
 sequencer, which loses trigger waits, event jumps and goto except on the
 first/last element).
 
+Event jumps: ``AWGControl:EVENt:JMODe {EJUMp|DJUMp}`` and
+``AWGControl:EVENt:DJUMp:DEFine <pattern>,<target>`` (target 0 disables the
+pattern) with its query, as the AWG5000/7000 command tables list them; the
+4-bit pattern width is from secondary sources.
+
 From secondary sources that cite the manual (the QCoDeS AWG5014 driver and
 other published AWG5014 drivers), not seen in Tektronix's text here: the
 ``INTeger`` bit layout and code scale above, the run-state codes of
@@ -54,7 +59,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
@@ -217,6 +222,8 @@ class TektronixAWG5014C(ScpiInstrument):
     max_sequence_length: ClassVar[int] = 8000
     #: Largest finite loop count of a sequence element.
     max_loop_count: ClassVar[int] = 65536
+    #: Dynamic-jump patterns 0-15 (four EVENT IN pattern bits; secondary source).
+    max_jump_pattern: ClassVar[int] = 15
 
     _RUN_MODES: ClassVar[dict[str, str]] = {
         "continuous": "CONT", "triggered": "TRIG", "sequence": "SEQ",
@@ -256,6 +263,14 @@ class TektronixAWG5014C(ScpiInstrument):
             set_cmd="SEQ:LENG {:d}",
             get_parser=int,
             vals=vals.Ints(0, self.max_sequence_length),
+        )
+        self.event_jump_mode: Parameter = self.add_parameter(
+            "event_jump_mode",
+            label="Event jump mode",
+            get_cmd="AWGC:EVEN:JMOD?",
+            set_cmd="AWGC:EVEN:JMOD {}",
+            get_parser=lambda reply: reply.strip().upper()[:4],
+            val_mapping={"event": "EJUM", "dynamic": "DJUM"},
         )
         channels = ChannelList(self, "channels", AWG5014CChannel)
         for number in range(1, self.n_channels + 1):
@@ -334,6 +349,31 @@ class TektronixAWG5014C(ScpiInstrument):
         for index, element in enumerate(elements, start=1):
             self._write_element(index, element)
         log.info("%s: defined a sequence of %d elements", self.name, count)
+
+    def define_dynamic_jumps(self, table: Mapping[int, int]) -> None:
+        """Jump table of dynamic-jump mode: event pattern -> element (1-based).
+
+        Patterns 0-15 not in ``table`` are cleared (target 0). All entries are
+        checked before anything is sent; the targets must exist in the
+        sequence defined now. Select ``event_jump_mode("dynamic")`` to use it.
+        """
+        length = self.sequence_length.get()
+        for pattern, target in table.items():
+            if not (_is_int(pattern) and 0 <= pattern <= self.max_jump_pattern):
+                raise ValueError(f"dynamic-jump pattern must be within 0..{self.max_jump_pattern}"
+                                 f", got {pattern!r}")
+            if not (_is_int(target) and 1 <= target <= length):
+                raise ValueError(f"dynamic-jump target for pattern {pattern} must be an element "
+                                 f"1..{length}, got {target!r}")
+        for pattern in range(self.max_jump_pattern + 1):
+            self.write(f"AWGC:EVEN:DJUM:DEF {pattern},{int(table.get(pattern, 0))}")
+
+    def dynamic_jump_target(self, pattern: int) -> int:
+        """The element pattern ``pattern`` jumps to in dynamic-jump mode (0: none)."""
+        if not (_is_int(pattern) and 0 <= pattern <= self.max_jump_pattern):
+            raise ValueError(f"dynamic-jump pattern must be within 0..{self.max_jump_pattern}, "
+                             f"got {pattern!r}")
+        return int(self.ask(f"AWGC:EVEN:DJUM:DEF? {int(pattern)}"))
 
     def read_sequence(self) -> list[SequenceElement]:
         """Read the sequence table back from the instrument."""

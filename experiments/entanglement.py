@@ -1,11 +1,15 @@
 """Heralded entanglement: herald rate and fidelity from XX, YY and ZZ readout.
 
-Both nodes attempt single-click entanglement (`experiments.bringup`); a
-herald makes each AWG jump to a readout element that rotates the spin into
-the block's basis and reads it out. Blocks cycle through the bases Z, X, Y.
-Per block the values count, for each herald pattern (detector "+" announces
-Ψ+, "−" announces Ψ−), the heralds with each pair of readouts (both bright,
-A bright B dark, A dark B bright, both dark).
+Both nodes attempt entanglement (`experiments.bringup`) with the
+single-click protocol (default) or Barrett–Kok (``--set
+protocol=barrett-kok``: two rounds with a π pulse between, no optical phase
+reference needed); a herald makes each AWG jump to a readout element that
+rotates the spin into the block's basis and reads it out. Blocks cycle
+through the bases Z, X, Y. Per block the values count, for each announced
+state (single click: detector "+" announces Ψ+, "−" Ψ−; Barrett–Kok: the
+same detector in both rounds announces Ψ+, different detectors Ψ−), the
+heralds with each pair of readouts (both bright, A bright B dark, A dark B
+bright, both dark).
 
 The analysis (`analyze`) brings Ψ− heralds to the Ψ+ frame (Z on node B
 swaps B's outcome in X and Y), undoes both nodes' readout errors
@@ -26,10 +30,12 @@ from experiments.bringup import (
     EXCITATION_AT,
     OPTICAL_DELAY,
     RABI_FULL_SCALE_HZ,
+    ROUND_GAP,
     WINDOW,
     AttemptDesign,
     acquire,
     attempt_program,
+    barrett_kok_heralds,
     bring_up,
     gate_detectors,
     heralds,
@@ -46,6 +52,7 @@ from labctl.engine.experiment import Block, Experiment, RunContext
 from labctl.physics.emitter import Readout
 from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
 from labctl.pulses.wiring import parse_wiring
+from labctl.station import LabStation
 
 BASES = ("Z", "X", "Y")
 #: Readout pairs (A, B): 0 bright (≥ 1 photon), 1 dark.
@@ -53,13 +60,15 @@ PAIRS = ("00", "01", "10", "11")
 READOUT_START, READOUT_LENGTH = 200e-9, 2e-6
 #: Rotation phase selecting each basis: π/2 about y turns X into Z, about x turns Y into Z.
 _BASIS_PHASE = {"X": math.pi / 2, "Y": 0.0}
+#: A Barrett–Kok attempt: two rounds ROUND_GAP apart plus the emitter reset.
+BARRETT_KOK_PERIOD = 8e-6
 
 
 @dataclass(frozen=True)
 class EntanglementConfig:
-    """Single-click entanglement; ``blocks`` (a multiple of 3 cycles Z, X, Y)."""
+    """Heralded entanglement; ``blocks`` (a multiple of 3 cycles Z, X, Y)."""
 
-    protocol: Literal["single-click"] = "single-click"
+    protocol: Literal["single-click", "barrett-kok"] = "single-click"
     alpha: float = 0.1
     blocks: int = 12
     block_seconds: float = 60.0
@@ -67,6 +76,9 @@ class EntanglementConfig:
     readout_f1: float = 0.995
 
     def __post_init__(self) -> None:
+        if self.protocol not in ("single-click", "barrett-kok"):
+            raise ValueError(f"protocol must be 'single-click' or 'barrett-kok', "
+                             f"got {self.protocol!r}")
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be within (0, 1), got {self.alpha}")
         if self.blocks < 3:
@@ -88,6 +100,41 @@ class EntanglementResult:
     correlator_errors: dict[str, float] = field(default_factory=dict)
     heralds: int = 0
     seconds: float = 0.0
+    attempt_period_s: float = 0.0
+
+
+def design_for(protocol: str, alpha: float) -> AttemptDesign:
+    """The attempt of a protocol: single click at ``alpha``, or Barrett–Kok's two rounds."""
+    if protocol == "barrett-kok":
+        return AttemptDesign(alpha=0.5, period=BARRETT_KOK_PERIOD, protocol=protocol)
+    return AttemptDesign(alpha=alpha)
+
+
+def prepare_link(station: LabStation, design: AttemptDesign) -> None:
+    """Bring the link up for ``design`` and set the tagger's filters for its protocol.
+
+    Single click: syncs recorded only after a click, detectors gated by the
+    detection window. Barrett–Kok: no phase reference; syncs kept when a
+    click follows within both rounds, detectors ungated (the herald
+    extraction windows both rounds).
+    """
+    barrett_kok = design.protocol == "barrett-kok"
+    bring_up(station, design, reference_on=not barrett_kok)
+    if barrett_kok:
+        keep_only_heralded_syncs(station, span=ROUND_GAP + 100e-9)
+    else:
+        keep_only_heralded_syncs(station)
+        gate_detectors(station)
+
+
+def find_heralds(station: LabStation, channels: np.ndarray, timestamps: np.ndarray,
+                 design: AttemptDesign) -> tuple[np.ndarray, np.ndarray]:
+    """Sync time (ps) of each herald and whether it announced Ψ− (else Ψ+)."""
+    if design.protocol == "barrett-kok":
+        found_bk = barrett_kok_heralds(station, channels, timestamps, design)
+        return found_bk.sync_ps, found_bk.target == 1
+    found = heralds(station, channels, timestamps)
+    return found.sync_ps, found.detector == 1
 
 
 def readout_program(design: AttemptDesign, basis: str) -> Program:
@@ -111,12 +158,10 @@ class Entanglement(Experiment):
                                          for pair in PAIRS))
 
     def _design(self) -> AttemptDesign:
-        return AttemptDesign(alpha=self.config.alpha)
+        return design_for(self.config.protocol, self.config.alpha)
 
     def prepare(self, context: RunContext) -> None:
-        bring_up(context.station, self._design())
-        keep_only_heralded_syncs(context.station)
-        gate_detectors(context.station)
+        prepare_link(context.station, self._design())
 
     def acquire(self, context: RunContext, index: int) -> Block:
         config: EntanglementConfig = self.config
@@ -128,19 +173,21 @@ class Entanglement(Experiment):
                          parse_wiring(station.wiring("awg", node)))
             awg.run()
         channels, timestamps = acquire(station, config.block_seconds)
-        found = heralds(station, channels, timestamps)
-        bright = [bright_after(station, channels, timestamps, found.sync_ps, node)
+        design = self._design()
+        sync_ps, minus = find_heralds(station, channels, timestamps, design)
+        count = len(sync_ps)
+        bright = [bright_after(station, channels, timestamps, sync_ps, node, design.period)
                   for node in ("node_a", "node_b")]
         outcome = 2 * (~bright[0]).astype(int) + (~bright[1]).astype(int)   # 0..3 = 00..11
         values = {"basis": float(BASES.index(basis)), "seconds": config.block_seconds,
-                  "heralds": float(found.count)}
-        for pattern, mask in (("plus", found.detector == 0), ("minus", found.detector == 1)):
+                  "heralds": float(count)}
+        for pattern, mask in (("plus", ~minus), ("minus", minus)):
             counts = np.bincount(outcome[mask], minlength=4)
             values.update({f"{pattern}_{pair}": float(c) for pair, c in zip(PAIRS, counts,
                                                                               strict=True)})
         return Block(values=values, arrays={"channels": channels.astype(np.uint8),
                                             "timestamps_ps": timestamps},
-                     progress={"heralds": found.count})
+                     progress={"heralds": count})
 
     @classmethod
     def analyze(cls, data: RunData) -> EntanglementResult:
@@ -164,7 +211,8 @@ class Entanglement(Experiment):
         return EntanglementResult(
             herald_rate_hz=rate.value, herald_rate_err_hz=rate.error,
             fidelity=fidelity.value, fidelity_err=fidelity.error, correlators=correlators,
-            correlator_errors=errors, heralds=count, seconds=seconds)
+            correlator_errors=errors, heralds=count, seconds=seconds,
+            attempt_period_s=cls(config)._design().period)
 
     @classmethod
     def plot(cls, data: RunData, result: EntanglementResult, path: object) -> bool:
@@ -201,19 +249,31 @@ def corrected_correlators(counts: dict[str, tuple[np.ndarray, np.ndarray]],
 
 
 def bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
-                  sync_ps: np.ndarray, node: str) -> np.ndarray:
+                 sync_ps: np.ndarray, node: str,
+                 period: float = AttemptDesign().period) -> np.ndarray:
     """For each herald: did the node's readout see at least one photon?"""
+    return tag_after_herald(station, channels, timestamps, sync_ps, f"readout_{node}",
+                            READOUT_START, READOUT_LENGTH, period)
+
+
+def tag_after_herald(station: object, channels: np.ndarray, timestamps: np.ndarray,
+                     sync_ps: np.ndarray, tagger_input: str, start: float,
+                     length: float, period: float = AttemptDesign().period) -> np.ndarray:
+    """For each herald: is there a tag on ``tagger_input`` (a name in the tagger's
+    wiring) within ``length`` s from ``start`` s into the element played after the
+    heralding attempt (of ``period`` s)?"""
     tagger = station.instrument("time_tagger", "heralding")  # type: ignore[attr-defined]
     wiring = station.wiring("time_tagger", "heralding")  # type: ignore[attr-defined]
-    photons = np.sort(timestamps[channels == wiring[f"readout_{node}"]])
+    if tagger_input not in wiring:
+        raise ValueError(f"the time tagger's wiring has no input {tagger_input!r}")
+    tags = np.sort(timestamps[channels == wiring[tagger_input]])
     window_open = EXCITATION_AT + OPTICAL_DELAY
-    period = AttemptDesign().period
-    start = (sync_ps - tagger.input3.delay_ps()
-             + round((period - window_open + READOUT_START) * 1e12))
-    first = np.searchsorted(photons, start)
-    last = np.searchsorted(photons, start + round(READOUT_LENGTH * 1e12))
+    begin = (sync_ps - tagger.input3.delay_ps()
+             + round((period - window_open + start) * 1e12))
+    first = np.searchsorted(tags, begin)
+    last = np.searchsorted(tags, begin + round(length * 1e12))
     return last > first
 
 
 __all__ = ["PAIRS", "WINDOW", "Entanglement", "EntanglementConfig", "EntanglementResult",
-           "bright_after", "corrected_correlators"]
+           "bright_after", "corrected_correlators", "tag_after_herald"]

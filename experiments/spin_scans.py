@@ -38,6 +38,8 @@ from labctl.pulses.wiring import parse_wiring
 SPIN_FREQUENCY_HZ = 2.878e9
 #: Shortest AWG element: 250 points at 1.2 GS/s.
 MIN_ELEMENT = 250 / 1.2e9
+#: Largest loop count of one sequence element (AWG5014C).
+MAX_LOOPS = 65536
 READOUT = Marker("readout", 200e-9, 2e-6)
 READOUT_SEGMENT_LENGTH = 2.5e-6
 
@@ -149,8 +151,14 @@ class ReadoutScan(Experiment):
         raise NotImplementedError
 
     @classmethod
+    def fit_x(cls, x: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+        """The scan variable the model is fitted against (default: x itself)."""
+        return x
+
+    @classmethod
     def analyze(cls, data: RunData) -> ScanResult:
         x, fraction, shots = _fraction(data)
+        x = cls.fit_x(x, data.info.config)
         result = fit(cls.model(), x, fraction, weights=binomial_weights(fraction, shots))
         return ScanResult(cls.name, result.to_dict(), len(x), int(shots.sum()))
 
@@ -159,6 +167,7 @@ class ReadoutScan(Experiment):
         from labctl.report.run_plots import scan_plot
 
         x, fraction, shots = _fraction(data)
+        x = cls.fit_x(x, data.info.config)
         error = np.sqrt(np.maximum(fraction * (1 - fraction), 1e-4) / shots)
         fit_x = fit_y = None
         if result.fit.get("converged"):
@@ -256,6 +265,18 @@ class Ramsey(ReadoutScan):
     def model(cls) -> Any:
         return RamseyModel()
 
+    @classmethod
+    def fit_x(cls, x: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+        """The effective free time: the gap plus 4τ/π for square π/2 pulses of length τ.
+
+        To first order in the detuning, a square π/2 pulse acts like an
+        instantaneous one followed (or preceded) by 2τ/π of free precession,
+        so without this the fringe and its T2* envelope are fitted against
+        times 4τ/π too short — a visible bias once T2* is a few µs.
+        """
+        pulse = 1.0 / (4.0 * float(config.get("rabi_hz", RABI_FULL_SCALE_HZ)))
+        return x + 4.0 * pulse / math.pi
+
     def program(self, x: float) -> Program:
         first = _half_pi(self.config)
         second = Rotation(first.start + first.duration + x, first.duration, first.amplitude)
@@ -312,6 +333,10 @@ class MemoryRobustness(ReadoutScan):
         half = Segment("half_pi", MIN_ELEMENT, rotations=(_half_pi(config),))
         attempt = Segment("attempt", 5.5e-6, markers=(Marker("excitation", 1e-6, 2e-9),))
         readout = _readout_segment(config, (_half_pi(config),))
+        # an element loops at most MAX_LOOPS times: more attempts take several elements
+        full, rest = divmod(attempts, MAX_LOOPS)
+        loops = [MAX_LOOPS] * full + ([rest] if rest else [])
         return Program(segments=(half, attempt, readout),
-                       sequence=(("half_pi", 1, None, None), ("attempt", attempts, None, None),
+                       sequence=(("half_pi", 1, None, None),
+                                 *(("attempt", n, None, None) for n in loops),
                                  ("readout", 1, None, 1)))

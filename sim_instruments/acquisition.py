@@ -13,7 +13,11 @@ The attempts the AWGs play in that time are sampled at once
 - spin readout: after a herald, if the attempt element's event jump leads
   to an element that reads the spins out, each node's readout photons
   (Poisson numbers whose mean depends on the measured spin state) during
-  its readout pulse, in the basis its microwave pulses select.
+  its readout pulse, in the basis its microwave pulses select;
+- random settings: when the AWGs are in dynamic-jump mode, each node's
+  random bit per herald picks the readout element, and the bit is recorded
+  (a tag on the node's ``setting_<node>`` input when it is 1, as a lab
+  time-tags its random-number generator's output).
 
 Input delays shift an input's tags; disabled inputs and tag streams not
 switched on record nothing.
@@ -40,7 +44,10 @@ from sim_instruments.world import LinkSetting, World
 
 #: Tagger inputs (1-based) by what is wired to them, unless the station says otherwise.
 DEFAULT_INPUTS = {"herald_plus": 1, "herald_minus": 2, "sync": 3,
-                  "readout_node_a": 4, "readout_node_b": 5}
+                  "readout_node_a": 4, "readout_node_b": 5,
+                  "setting_node_a": 6, "setting_node_b": 7}
+#: When a node's random-number generator output is tagged, s after its readout element starts.
+SETTING_TAG_AT = 50e-9
 
 
 @dataclass(frozen=True)
@@ -195,9 +202,12 @@ def _free_running(world: World, duration: float, setting: LinkSetting | None,
         stream = poisson_times(rate, duration, rng)
         if setting is not None and clock is not None and n_played:
             owner = clock.attempt_at(stream, n_played)
-            since = stream - clock.start(np.maximum(owner, 0)) - setting.window_open
-            inside = (owner >= 0) & (since >= 0) & (since <= setting.params.window)
-            stream = stream[~inside]
+            since = stream - clock.start(np.maximum(owner, 0))
+            inside = np.zeros(len(stream), dtype=bool)
+            for opening in [w.start for w in setting.attempt_element.windows] or [
+                    setting.window_open]:
+                inside |= (since >= opening) & (since <= opening + setting.params.window)
+            stream = stream[~(inside & (owner >= 0))]
         channels.append(np.full(len(stream), inputs[name]))
         times.append(stream)
 
@@ -241,23 +251,38 @@ def _readout_tags(world: World, setting: LinkSetting, sampled: SampledAttempts,
                   start: NDArray[np.float64], keep_event: NDArray[np.bool_], period: float,
                   inputs: dict[str, int], channels: list[NDArray[np.int64]],
                   times: list[NDArray[np.float64]], rng: np.random.Generator) -> None:
-    """Readout photons of both nodes after each herald (true spin projections)."""
+    """Readout photons of both nodes after each herald (true spin projections).
+
+    With random settings each node draws a bit per herald, measures along
+    that bit's direction and, for bit 1, tags its ``setting_<node>`` input.
+    """
     assert setting.readout_element is not None and setting.readout_directions is not None
     n = sampled.n_heralds
     if n == 0:
         return
-    direction_a, direction_b = setting.readout_directions
-    spin_a, spin_b = sample_outcomes(sampled, np.tile(direction_a, (n, 1)),
-                                     np.tile(direction_b, (n, 1)), rng)
     herald_start = start[sampled.heralded]
     keep = keep_event[sampled.heralded]
+    readout_start = herald_start + period
+    per_node = []
+    for node, direction in zip(setting.nodes, setting.readout_directions, strict=True):
+        if setting.random_settings:
+            bits = rng.integers(0, 2, size=n)
+            per_node.append(direction[bits])
+            key = f"setting_{node}"
+            if key in inputs:
+                tagged = bits.astype(bool) & keep
+                channels.append(np.full(int(tagged.sum()), inputs[key]))
+                times.append(readout_start[tagged] + SETTING_TAG_AT)
+        else:
+            per_node.append(np.tile(direction, (n, 1)))
+    spin_a, spin_b = sample_outcomes(sampled, per_node[0], per_node[1], rng)
     pulse = setting.readout_element.readouts[0]
     config = world.config
     for node, spin in zip(setting.nodes, (spin_a, spin_b), strict=True):
         mean = np.where(spin == 0, config.readout_photons_bright, config.readout_photons_dark)
         photons = rng.poisson(mean) * keep
         owner = np.repeat(np.arange(n), photons)
-        t = herald_start[owner] + period + pulse.start + rng.uniform(
+        t = readout_start[owner] + pulse.start + rng.uniform(
             0, pulse.duration, size=len(owner))
         channels.append(np.full(len(t), inputs[f"readout_{node}"]))
         times.append(t)

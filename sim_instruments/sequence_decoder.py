@@ -76,6 +76,8 @@ class DecodedSequence:
     running: bool
     elements: tuple[DecodedElement, ...]
     sample_rate: float
+    #: dynamic-jump mode: event pattern -> element index (1-based); None in event-jump mode
+    dynamic_jumps: dict[int, int] | None = None
 
 
 def marker_pulses(marker: NDArray[np.bool_], sample_rate: float) -> tuple[Pulse, ...]:
@@ -161,4 +163,5 @@ def decode(awg: AwgState, wiring: AwgWiring) -> DecodedSequence:
         decoded = decode_element(awg, [c.waveform for c in awg.channels], wiring, 0, "OFF")
         if decoded is not None:
             elements.append(decoded)
-    return DecodedSequence(True, tuple(elements), awg.sample_rate)
+    table = dict(awg.jump_table) if awg.jump_mode == "DJUMP" else None
+    return DecodedSequence(True, tuple(elements), awg.sample_rate, table)

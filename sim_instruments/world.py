@@ -16,7 +16,11 @@
   it; a mismatch between the nodes' photon arrival times lowers the
   two-photon visibility as exp(-|Δt|/τ);
 - the single-click phase is stabilised only while the phase-reference laser
-  is on and locked.
+  is on and locked;
+- an attempt element with two excitation pulses and a microwave π pulse
+  between them is a Barrett–Kok attempt (Barrett & Kok, PRA 71, 060310(R)
+  (2005)), its two detection windows the two rounds; without the π pulse
+  only the first excitation entangles and the link is treated as single-click.
 
 The result is a `LinkSetting`: `labctl.physics.link.LinkParameters` plus the
 timing the sampler needs and the attempt schedule.
@@ -122,7 +126,11 @@ class LinkSetting:
     window_open: float
     nodes: tuple[str, str]
     readout_element: DecodedElement | None
+    #: per node: the measured direction (3,), or with random settings one per
+    #: setting bit (2, 3)
     readout_directions: tuple[np.ndarray, np.ndarray] | None
+    #: are the readout bases chosen per herald by each node's random bit?
+    random_settings: bool = False
 
 
 class World:
@@ -283,8 +291,10 @@ class World:
         reference = self.state.heralding.reference_laser
         stabilised = reference.emission and reference.locked
         window_length = (window[1] - window[0]) if window else 0.0
+        protocol = "barrett-kok" if self._is_barrett_kok(names, elements) else "single-click"
         params = dataclasses.replace(
             base,
+            protocol=protocol,
             alpha=optics[0].alpha, alpha_b=optics[1].alpha,
             eta_a=optics[0].eta, eta_b=optics[1].eta,
             visibility=base.visibility * math.exp(-mismatch / lifetime),
@@ -302,25 +312,60 @@ class World:
         readout = self._readout_after_herald(names, sequences, master)
         return LinkSetting(params=params, timing=timing, attempt_element=master,
                            window_open=window[0] if window else 0.0, nodes=(names[0], names[1]),
-                           readout_element=readout[0], readout_directions=readout[1])
+                           readout_element=readout[0], readout_directions=readout[1],
+                           random_settings=readout[2])
+
+    def _is_barrett_kok(self, names: list[str],
+                        elements: list[DecodedElement | None]) -> bool:
+        """Do both nodes excite twice with a π pulse between the excitations?"""
+        for name, element in zip(names, elements, strict=True):
+            if element is None or len(element.excitations) < 2 or len(element.windows) < 2:
+                return False
+            node = self.state.nodes[name]
+            first, second = element.excitations[:2]
+            before = self.rotation_before(node, element, first.stop)
+            between = self.rotation_before(node, element, second.start) @ before.conj().T
+            if abs(between[0, 0]) ** 2 > 0.1:   # no population swap: no π pulse
+                return False
+        return True
 
     def _readout_after_herald(self, names: list[str], sequences: list[DecodedSequence],
-                              master: DecodedElement) -> tuple[DecodedElement | None, Any]:
-        """The element the event jump leads to, if it reads the spins out, and the bases."""
-        target = master.jump_on_event
-        if not target.isdigit():
-            return None, None
-        index = int(target) - 1
+                              master: DecodedElement
+                              ) -> tuple[DecodedElement | None, Any, bool]:
+        """The element a herald leads to, if it reads the spins out, the bases, and
+        whether they are chosen at random.
+
+        In event-jump mode the attempt element's own jump target is played. In
+        dynamic-jump mode each node's AWG plays the element its jump table
+        assigns to the pattern on its EVENT IN pins, which the node's
+        random-number generator sets to a fresh random bit (0 or 1) at every
+        herald — the per-trial setting choice of a Bell test (Hensen et al.,
+        Nature 526, 682 (2015)). The readout timing is taken from the first
+        node's element for bit 0; elements for the two bits should last equally long.
+        """
+        nothing: tuple[DecodedElement | None, Any, bool] = (None, None, False)
+        random_settings = any(s.dynamic_jumps is not None for s in sequences)
         directions = []
         element = None
         for name, sequence in zip(names, sequences, strict=True):
-            if index >= len(sequence.elements) or not sequence.elements[index].readouts:
-                return None, None
-            element = sequence.elements[index]
-            node = self.state.nodes[name]
-            unitary = self.rotation_before(node, element, element.readouts[0].start)
-            directions.append(measured_direction(unitary))
-        return element, (directions[0], directions[1])
+            if random_settings:
+                table = sequence.dynamic_jumps or {}
+                targets = [table.get(bit, 0) for bit in (0, 1)]
+            else:
+                targets = [int(master.jump_on_event)] if master.jump_on_event.isdigit() else [0]
+            per_bit = []
+            for target in targets:
+                index = target - 1
+                if not 0 <= index < len(sequence.elements) or \
+                        not sequence.elements[index].readouts:
+                    return nothing
+                chosen = sequence.elements[index]
+                element = element or chosen
+                node = self.state.nodes[name]
+                unitary = self.rotation_before(node, chosen, chosen.readouts[0].start)
+                per_bit.append(measured_direction(unitary))
+            directions.append(np.array(per_bit) if random_settings else per_bit[0])
+        return element, (directions[0], directions[1]), random_settings
 
     # --- count rates -------------------------------------------------------------
 

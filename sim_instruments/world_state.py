@@ -117,6 +117,10 @@ class AwgState:
         default_factory=lambda: [AwgChannelState() for _ in range(4)])
     waveforms: dict[str, AwgWaveform] = field(default_factory=dict)
     sequence: list[SequenceElementState] = field(default_factory=list)
+    #: "EJUMP": an event jumps to the playing element's own target; "DJUMP": to the
+    #: dynamic-jump table's target for the pattern on the rear EVENT IN pins.
+    jump_mode: Literal["EJUMP", "DJUMP"] = "EJUMP"
+    jump_table: dict[int, int] = field(default_factory=dict)   # pattern -> element, 1-based
 
 
 @dataclass

@@ -8,6 +8,8 @@ across resumptions — and answers with the reason to stop, or None:
 - `StatisticBound(statistic, bound, sigmas)`: a statistic computed from the
   history exceeds ``bound`` by ``sigmas`` standard errors (e.g. CHSH S > 2 by
   5σ);
+- `StatisticBelow(statistic, threshold)`: a statistic falls below a
+  threshold (e.g. a Bell test's p-value below 10⁻³);
 - `AnyOf(*rules)`: whichever comes first.
 """
 
@@ -84,6 +86,23 @@ class StatisticBound:
         if error > 0 and np.isfinite(estimate) and (estimate - self.bound) / error >= self.sigmas:
             return (f"{self.name} = {estimate:.4g} ± {error:.2g} exceeds {self.bound:g} "
                     f"by {(estimate - self.bound) / error:.1f}σ")
+        return None
+
+
+@dataclass(frozen=True)
+class StatisticBelow:
+    """Stop once ``statistic(history)`` falls below ``threshold`` (e.g. a p-value)."""
+
+    name: str
+    statistic: Callable[[History], float]
+    threshold: float
+
+    def done(self, history: History) -> str | None:
+        if history.blocks == 0:
+            return None
+        value = self.statistic(history)
+        if np.isfinite(value) and value < self.threshold:
+            return f"{self.name} = {value:.3g} is below {self.threshold:g}"
         return None
 
 

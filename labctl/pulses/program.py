@@ -12,7 +12,7 @@ segment into per-channel samples through the station's `AwgWiring`; a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -173,6 +173,20 @@ class Program:
     segments: tuple[Segment, ...]
     sequence: tuple[tuple[str, int | None, JumpTarget | None, int | None], ...] = field(
         default_factory=tuple)
+    #: Dynamic-jump table (event pattern, element index 1-based): when set, an
+    #: event jumps to the element its pattern selects (e.g. a random-number
+    #: generator choosing a measurement basis per trial) instead of the
+    #: playing element's own event-jump target.
+    dynamic_jumps: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        patterns = [pattern for pattern, _ in self.dynamic_jumps]
+        if len(set(patterns)) != len(patterns):
+            raise ValueError(f"dynamic_jumps names a pattern twice: {patterns}")
+        for pattern, target in self.dynamic_jumps:
+            if not (_is_int(target) and 1 <= target <= len(self.sequence)):
+                raise ValueError(f"dynamic jump for pattern {pattern} targets element "
+                                 f"{target!r}, the sequence has {len(self.sequence)}")
 
     def elements(self) -> list[SequenceElement]:
         """The sequence table: (segment, loops or None for forever, event jump, goto)."""
@@ -199,6 +213,8 @@ class Awg(Protocol):
                         marker1: NDArray[np.bool_] | None = None,
                         marker2: NDArray[np.bool_] | None = None) -> None: ...
     def define_sequence(self, elements: Sequence[SequenceElement]) -> None: ...
+    def define_dynamic_jumps(self, table: Mapping[int, int]) -> None: ...
+    def event_jump_mode(self, mode: str) -> None: ...
     def channel(self, number: int) -> AwgChannel: ...
     def run(self) -> None: ...
     def stop(self) -> None: ...
@@ -216,5 +232,10 @@ def load_program(awg: Awg, program: Program, sample_rate: float, wiring: AwgWiri
             awg.upload_waveform(f"{segment.name}_ch{channel}", samples.analog,
                                 samples.marker1, samples.marker2)
     awg.define_sequence(program.elements())
+    if program.dynamic_jumps:
+        awg.define_dynamic_jumps(dict(program.dynamic_jumps))
+        awg.event_jump_mode("dynamic")
+    else:
+        awg.event_jump_mode("event")
     for channel in range(1, 5):
         awg.channel(channel).output(True)

@@ -246,8 +246,10 @@ class IDQID1000Emulator(ScpiEmulator):
         return end
 
     def _playing(self) -> bool:
+        """Still recording? The tags have picosecond resolution, so a clock that stops
+        within half a picosecond of the end (floating-point sums) counts as done."""
         end = self._end_time()
-        return end is not None and self.world.state.clock.now() < end
+        return end is not None and self.world.state.clock.now() < end - 0.5e-12
 
     def _finished_recording(self) -> Recording | None:
         end = self._end_time()

@@ -14,6 +14,11 @@ Answers the command subset of ``drivers/tektronix_awg5014c.py`` from an
 - sequencer: ``SEQuence:LENGth`` (grows with empty elements, truncates, 0
   clears), per element waveforms, loops, trigger wait, event jump and goto;
   all waveforms of one element must have the same length (-221);
+- event jumps: ``AWGControl:EVENt:JMODe {EJUMp|DJUMp}`` and
+  ``AWGControl:EVENt:DJUMp:DEFine <pattern>,<target>`` (pattern 0-15, target
+  0 removes the entry) with their queries; in DJUMp mode the virtual lab's
+  world reads the pattern each node's random-number generator puts on the
+  EVENT IN pins at a herald (`sim_instruments.world`);
 - run control: ``AWGControl:RUN`` refuses with -221 and stays stopped when
   nothing is assigned (no channel waveform; an empty sequence or an empty
   element in sequence mode) or the channel waveforms differ in length;
@@ -92,6 +97,8 @@ SAMPLE_RATE_RANGE_HZ = (10e6, 1.2e9)
 MAX_WAVEFORM_POINTS = 16_200_000
 MAX_SEQUENCE_LENGTH = 8000
 MAX_LOOP_COUNT = 65536
+#: Dynamic-jump patterns: the 4-bit pattern on the rear EVENT IN connector.
+MAX_JUMP_PATTERN = 15
 
 _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _RUN_MODES = {"CONTinuous": "continuous", "TRIGgered": "triggered",
@@ -158,6 +165,11 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self.register("AWGControl:RUN[:IMMediate]", self._run)
         self.register("AWGControl:STOP[:IMMediate]", self._stop)
         self.register("AWGControl:RSTate?", self._run_state)
+        self.register("AWGControl:EVENt:JMODe", self._set_jump_mode)
+        self.register("AWGControl:EVENt:JMODe?", lambda call: self.state.jump_mode[:4])
+        self.register("AWGControl:EVENt:DJUMp:DEFine", self._define_dynamic_jump)
+        self.register("AWGControl:EVENt:DJUMp:DEFine?", lambda call: str(
+            self.state.jump_table.get(_integer(call.text(), 0, MAX_JUMP_PATTERN), 0)))
 
     def _register_waveform_list(self) -> None:
         self.register("WLISt:WAVeform:NEW", self._new)
@@ -296,6 +308,22 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         if name:
             self._waveform(text)
         return name
+
+    # --- event jumps ------------------------------------------------------------
+
+    def _set_jump_mode(self, call: Call) -> None:
+        self.state.jump_mode = parse_choice(call.text(), {"EJUMp": "EJUMP", "DJUMp": "DJUMP"})
+
+    def _define_dynamic_jump(self, call: Call) -> None:
+        arguments = call.arguments()
+        if len(arguments) != 2:
+            raise ScpiError(MISSING_PARAMETER, "expected <pattern>,<target>")
+        pattern = _integer(arguments[0], 0, MAX_JUMP_PATTERN)
+        target = _integer(arguments[1], 0, MAX_SEQUENCE_LENGTH)
+        if target == 0:
+            self.state.jump_table.pop(pattern, None)
+        else:
+            self.state.jump_table[pattern] = target
 
     # --- waveform list ------------------------------------------------------
 
@@ -518,13 +546,14 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
     def reset(self) -> None:
         """``*RST``: default settings, stopped, empty sequence; the waveform list stays."""
         defaults = AwgState()
-        for attribute in ("sample_rate", "run_mode", "running"):
+        for attribute in ("sample_rate", "run_mode", "running", "jump_mode"):
             setattr(self.state, attribute, getattr(defaults, attribute))
         for channel in self.state.channels:
             fresh = AwgChannelState()
             for field in dataclasses.fields(AwgChannelState):
                 setattr(channel, field.name, getattr(fresh, field.name))
         self.state.sequence.clear()
+        self.state.jump_table.clear()
         self._jump_index.clear()
 
 

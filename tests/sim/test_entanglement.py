@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments.bringup import AttemptDesign
 from experiments.entanglement import Entanglement, EntanglementConfig
 from labctl.data.archive import Archive
 from labctl.engine.runner import Engine
@@ -46,12 +47,12 @@ def station_for(tmp_path: Path, extra: str) -> Path:
     return path
 
 
-def expected(world: dict) -> object:
+def expected(world: dict, design: AttemptDesign | None = None) -> object:
     """The link the world should realise: the design's α and η, the world's fibre,
     detector dark counts, converter noise through the fibre, and its preset's
     visibility and phase noise."""
     config = WorldConfig.from_mapping(world)
-    design = Entanglement(EntanglementConfig())._design()
+    design = design or Entanglement(EntanglementConfig())._design()
     base = expected_link(design)
     detector = dataclasses.replace(config.detector, bias=15e-6)
     arm = 10 ** (-config.fibre_loss_db_per_km * config.fibre_km / 2 / 10)
@@ -82,3 +83,36 @@ def test_rate_fidelity_and_correlators_match_the_prediction(tmp_path, world):
     for name, value in prediction.correlators.items():
         assert abs(result.correlators[name] - value) < Z * result.correlator_errors[name], (
             name, result.correlators[name], value)
+
+
+#: A cavity-enhanced emitter (ZPL fraction 46 %, Humphreys 2018 SI) so Barrett–Kok,
+#: whose rate goes with η², heralds often enough for a quick test.
+CAVITY = {"zpl_fraction": 0.46, "collection_efficiency": 0.3}
+
+
+def test_barrett_kok_rate_and_fidelity_match_the_prediction(tmp_path):
+    extra = ("      emitter: {" + ", ".join(f"{k}: {v}" for k, v in CAVITY.items()) + "}\n")
+    station = station_for(tmp_path, extra)
+    archive = Archive(tmp_path / "archive")
+    config = EntanglementConfig(protocol="barrett-kok", blocks=3, block_seconds=30.0)
+    outcome = Engine(archive, progress=False).start(Entanglement(config), station, "sim")
+    archive.close()
+    assert outcome.status == "completed", outcome.reason
+    result = outcome.result
+    world = WorldConfig.from_mapping({"emitter": CAVITY})
+    design = Entanglement(config)._design()
+    assert design.protocol == "barrett-kok" and design.rounds == 2
+    base = expected({}, design)
+    gain = world.emitter.photon_efficiency / WorldConfig().emitter.photon_efficiency
+    link = dataclasses.replace(base, protocol="barrett-kok", eta_a=base.eta_a * gain,
+                               eta_b=base.eta_b * gain)
+    prediction = predict(link)
+    assert result.heralds > 300
+    rate_error = math.sqrt(prediction.rate_hz * result.seconds) / result.seconds
+    assert abs(result.herald_rate_hz - prediction.rate_hz) < Z * rate_error, (
+        result.herald_rate_hz, prediction.rate_hz)
+    assert abs(result.fidelity - prediction.fidelity) < Z * result.fidelity_err, (
+        result.fidelity, prediction.fidelity, result.fidelity_err)
+    # Barrett–Kok needs no phase reference: the reference laser stayed off
+    assert prediction.fidelity > 0.9
+

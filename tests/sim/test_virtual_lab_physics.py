@@ -65,7 +65,8 @@ def expected_link(design: AttemptDesign):
     rotation = np.count_nonzero(samples[1].analog) / 1.2e9
     theta = 2 * math.pi * RABI_FULL_SCALE_HZ * rotation
     alpha = math.cos(theta / 2) ** 2
-    pulse = np.count_nonzero(samples[1].marker1) / 1.2e9
+    high = np.flatnonzero(samples[1].marker1)
+    pulse = np.count_nonzero(high < high[0] + 120) / 1.2e9   # the first excitation pulse
     p_exc = math.sin(math.pi / 2 * pulse / config.excitation_pi_duration_s) ** 2
     detector = Detector(bias=15e-6)
     eta = (p_exc * config.emitter.photon_efficiency * config.converter.efficiency(65.0, 2.0)
@@ -229,3 +230,39 @@ def test_readout_after_a_herald_measures_the_heralded_state_in_the_programmed_ba
         rho, basis, basis, readout, readout)) for w, rho in ((weight, state), (1 - weight, minus)))
     assert abs(measured - expected) < Z * error, (measured, expected, error)
     assert (measured < -0.5) if basis == "Z" else (measured > 0.3)
+
+
+def test_barrett_kok_needs_the_pi_pulse_between_the_rounds(station):
+    """The world reads the protocol from the uploaded pulses: with the π pulse the
+    two rounds herald Barrett–Kok pairs; without it only the first round
+    excites an entangling photon, and no pair of rounds heralds."""
+    from dataclasses import replace as replace_segment
+
+    from experiments.bringup import barrett_kok_heralds
+    from labctl.pulses.program import Program, load_program
+    from labctl.pulses.wiring import parse_wiring
+
+    design = AttemptDesign(alpha=0.5, period=8e-6, protocol="barrett-kok")
+    full = attempt_program(design)
+    segment = full.segments[0]
+    without_pi = Program(segments=(replace_segment(segment, rotations=segment.rotations[:1]),),
+                         sequence=full.sequence)
+    station.instrument("phase_reference_laser", "heralding").output(False)
+    counts = {}
+    try:
+        for name, program in (("with", full), ("without", without_pi)):
+            for node in ("node_a", "node_b"):
+                awg = station.instrument("awg", node)
+                load_program(awg, program, awg.sample_rate(),
+                             parse_wiring(station.wiring("awg", node)))
+                awg.run()
+            channels, timestamps = acquire(station, 3000.0)
+            counts[name] = barrett_kok_heralds(station, channels, timestamps, design).count
+    finally:
+        station.instrument("phase_reference_laser", "heralding").output(True)
+        reprogram(station, AttemptDesign())
+    eta = expected_link(AttemptDesign()).eta_a
+    expected = eta * eta / 2 / 8e-6 * 3000.0     # p = η_A η_B / 2 per attempt
+    assert abs(counts["with"] - expected) < Z * math.sqrt(expected) + 3, (counts, expected)
+    assert counts["with"] >= 20
+    assert counts["without"] <= 2, counts

@@ -1,0 +1,121 @@
+"""``labctl certify``: which stage of a quantum internet the station's link attains.
+
+Runs the test battery (`labctl.battery`: readout fidelities, prepare and
+measure, heralded entanglement, Bell test, memory under entangling
+attempts) — or reuses archived runs of it — and prints each stage's verdict
+(`labctl.stages`): attained / not attained / not testable, its parameters
+with 95 % confidence intervals, the thresholds and the margin. Exit status
+0 whatever the verdict; bad input ends in one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from labctl import station as station_module
+from labctl.battery import Battery, BatterySettings
+from labctl.commands.output import print_json
+from labctl.data.archive import Archive
+from labctl.data.location import data_root
+from labctl.engine.runner import Engine
+from labctl.errors import LabctlError
+from labctl.stages import DEFAULT_ROUNDS, STAGES, certify, highest_stage
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("certify", help="run the test battery and say which stage "
+                                                 "of a quantum internet the link attains")
+    parser.add_argument("--station", default=str(station_module.DEFAULT_STATION),
+                        help="station YAML file (default: %(default)s)")
+    parser.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
+                        help="station profile (default: %(default)s, the simulated station)")
+    parser.add_argument("--protocol", default="single-click",
+                        choices=("single-click", "barrett-kok"),
+                        help="entangling protocol of the battery (default: %(default)s)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="bright-state population for single click (default: %(default)s)")
+    parser.add_argument("--block-seconds", type=float, default=120.0,
+                        help="seconds per block of the link experiments (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
+                        help="rounds k the quantum-memory stage requires (default: %(default)s)")
+    parser.add_argument("--fibre-km", type=float, default=None,
+                        help="node-to-node fibre, km (default: the simulated world's, else 0)")
+    parser.add_argument("--reuse", type=int, nargs="+", default=[], metavar="RUN_ID",
+                        help="archived runs to use instead of running those experiments")
+    parser.add_argument("--reuse-hours", type=float, default=0.0,
+                        help="reuse this station's completed runs from the last H hours")
+    parser.add_argument("--report", metavar="DIR",
+                        help="also write the HTML report of the certification into DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.add_argument("--data-dir", help="archive folder (default: $LABCTL_DATA_DIR or the "
+                                           "user data directory)")
+    parser.set_defaults(handler=run_certification)
+
+
+def run_certification(args: argparse.Namespace) -> int:
+    spec = station_module.read_spec(args.station, args.profile)   # a broken station: first
+    if args.rounds < 1:
+        raise LabctlError(f"--rounds must be at least 1, got {args.rounds}")
+    if args.reuse_hours < 0:
+        raise LabctlError(f"--reuse-hours must not be negative, got {args.reuse_hours}")
+    fibre_km = args.fibre_km if args.fibre_km is not None else float(
+        spec.world.get("fibre_km", 0.0))
+    settings = BatterySettings(protocol=args.protocol, alpha=args.alpha,
+                               block_seconds=args.block_seconds, fibre_km=fibre_km)
+    archive = Archive(data_root(args.data_dir))
+    try:
+        archive.reconcile()
+        progress = sys.stderr.isatty() and not args.json
+        battery = Battery(archive, spec, settings, Engine(archive, progress=progress),
+                          reuse=args.reuse, reuse_hours=args.reuse_hours,
+                          on_item=None if args.json else _announce)
+        verdicts = certify(battery.run(), args.rounds)
+        certification = {
+            "station": str(spec.path), "profile": spec.profile,
+            "stage": highest_stage(verdicts),
+            "stages": {v.stage: v.to_dict() for v in verdicts},
+            "rounds": args.rounds,
+            "battery": {"protocol": settings.protocol, "alpha": settings.alpha,
+                        "block_seconds": settings.block_seconds, "fibre_km": fibre_km,
+                        "runs": battery.record.runs, "skipped": battery.record.skipped},
+        }
+        if args.report:
+            certification["report"] = str(_write_report(archive, certification,
+                                                        Path(args.report)))
+    finally:
+        archive.close()
+    if args.json:
+        print_json(certification)
+    else:
+        _print(certification)
+    return 0
+
+
+def _announce(item: str) -> None:
+    print(f"running {item}", file=sys.stderr)
+
+
+def _write_report(archive: Archive, certification: dict[str, Any], out: Path) -> Path:
+    from labctl.report.html import write_report
+
+    run_ids = sorted({run for runs in certification["battery"]["runs"].values() for run in runs})
+    return write_report(archive, run_ids, out, certification=certification)
+
+
+def _print(certification: dict[str, Any]) -> None:
+    print(f"station {certification['station']} (profile {certification['profile']})")
+    for name in STAGES:
+        stage = certification["stages"][name]
+        verdict = {True: "attained", False: "not attained", None: "not testable"}[
+            stage["attained"]]
+        margin = "" if stage["margin"] is None else f", margin {stage['margin']:+.3g}"
+        print(f"  {name}: {verdict}{margin}")
+        print(f"    {stage['reason']}")
+        for key, value in stage["parameters"].items():
+            print(f"    {key} = {value['value']:.4g}  [{value['low']:.4g}, {value['high']:.4g}]")
+    print(f"stage attained: {certification['stage']}")
+    if "report" in certification:
+        print(f"report: {certification['report']}")
