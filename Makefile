@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-## demo: the main job on the simulated station
+## demo: the main job: bring the simulated link up end to end, certify it, write the report
 demo: $(STAMP)
-	$(BIN)/labctl station show
+	$(BIN)/labctl demo --out demo-report --data-dir .demo-archive
 
 ## lint: ruff and the import-linter layout contracts
 lint: $(STAMP)

@@ -56,6 +56,10 @@ class ScanConfig(LinearScan):
     rabi_hz: float = RABI_FULL_SCALE_HZ
     detuning_hz: float = 0.0
     pulses: int = 1
+    #: with shots_per_point > 0, each point lasts that many passes of its program
+    #: (at most 600 s) instead of seconds_per_point — for scans whose passes differ
+    #: in length by orders of magnitude, like memory_robustness
+    shots_per_point: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < 3:
@@ -70,6 +74,16 @@ class ScanConfig(LinearScan):
             raise ValueError(f"rabi_hz must be positive, got {self.rabi_hz}")
         if self.pulses < 1:
             raise ValueError(f"pulses must be at least 1, got {self.pulses}")
+        if self.shots_per_point < 0:
+            raise ValueError(f"shots_per_point must not be negative, got {self.shots_per_point}")
+
+    def seconds_for(self, program: Program) -> float:
+        """How long one point records: seconds_per_point, or shots_per_point passes."""
+        if self.shots_per_point <= 0:
+            return self.seconds_per_point
+        lengths = {segment.name: segment.duration for segment in program.segments}
+        one_pass = sum(lengths[name] * (loops or 1) for name, loops, _, _ in program.sequence)
+        return min(600.0, self.shots_per_point * one_pass)
 
 
 
@@ -203,10 +217,11 @@ class ReadoutScan(Experiment):
         station = context.station
         x = config.point(index)
         awg = station.instrument("awg", config.node)
-        load_program(awg, self.program(x), awg.sample_rate(),
+        program = self.program(x)
+        load_program(awg, program, awg.sample_rate(),
                      parse_wiring(station.wiring("awg", config.node)))
         awg.run()
-        channels, timestamps = acquire(station, config.seconds_per_point)
+        channels, timestamps = acquire(station, config.seconds_for(program))
         shots, bright = count_bright_shots(station, config.node, channels, timestamps)
         return Block(values={"x": x, "shots": shots, "bright": bright},
                      progress={"shots": shots})

@@ -220,10 +220,9 @@ class Battery:
     def _memory(self) -> Any | None:
         result = None
         for stop in self.settings.memory_stops:
-            seconds = min(600.0, max(6.0, 400 * stop * 5.5e-6))   # ~400 shots per point
             result = self.run_item("memory", "memory_robustness",
                                    {"start": 1.0, "stop": float(stop), "steps": 9,
-                                    "seconds_per_point": seconds},
+                                    "shots_per_point": 1000},
                                    readout_roles("node_a"), {"stop": float(stop)})
             if result is None:
                 return None

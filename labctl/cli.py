@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from labctl import __version__
-from labctl.commands import certify, predict, report, runs, sim, station
+from labctl.commands import certify, demo, predict, report, runs, sim, station
 from labctl.errors import LabctlError
 
 EXIT_BAD_INPUT = 2
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.register(commands)
     runs.register(commands)
     certify.register(commands)
+    demo.register(commands)
     report.register(commands)
     return parser
 

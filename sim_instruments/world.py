@@ -58,6 +58,9 @@ class WorldConfig:
     """Physical constants of the simulated link (the station's ``world:`` section)."""
 
     preset: str = "nv-short"
+    #: override the preset's two-photon visibility / residual phase noise (degrees rms)
+    visibility: float | None = None
+    phase_noise_deg: float | None = None
     emitter: Emitter = field(
         default_factory=lambda: Emitter(zpl_fraction=0.03, collection_efficiency=0.15))
     emitter_wavelength_nm: float = 637.22
@@ -97,6 +100,10 @@ class WorldConfig:
                 values[name] = dataclasses.replace(getattr(cls(), name), **values[name])
         config = cls(**values)
         preset(config.preset)  # refuses unknown presets
+        if config.visibility is not None and not 0.0 <= config.visibility <= 1.0:
+            raise ValueError(f"visibility must be within [0, 1], got {config.visibility}")
+        if config.phase_noise_deg is not None and not config.phase_noise_deg >= 0.0:
+            raise ValueError(f"phase_noise_deg must not be negative, got {config.phase_noise_deg}")
         return config
 
     @property
@@ -297,8 +304,8 @@ class World:
             protocol=protocol,
             alpha=optics[0].alpha, alpha_b=optics[1].alpha,
             eta_a=optics[0].eta, eta_b=optics[1].eta,
-            visibility=base.visibility * math.exp(-mismatch / lifetime),
-            phase_noise=base.phase_noise if stabilised else UNSTABILISED_PHASE_NOISE,
+            visibility=self.visibility * math.exp(-mismatch / lifetime),
+            phase_noise=self.phase_noise if stabilised else UNSTABILISED_PHASE_NOISE,
             dark_count_rate=dark,
             window=window_length,
             double_excitation=self.config.emitter.double_excitation,
@@ -368,6 +375,20 @@ class World:
         return element, (directions[0], directions[1]), random_settings
 
     # --- count rates -------------------------------------------------------------
+
+    @property
+    def visibility(self) -> float:
+        """Two-photon visibility of perfectly overlapping photons (config, else preset)."""
+        if self.config.visibility is not None:
+            return self.config.visibility
+        return preset(self.config.preset).visibility
+
+    @property
+    def phase_noise(self) -> float:
+        """Residual optical phase noise with the reference on, rad rms (config, else preset)."""
+        if self.config.phase_noise_deg is not None:
+            return math.radians(self.config.phase_noise_deg)
+        return preset(self.config.preset).phase_noise
 
     def attempt_rate(self) -> float:
         setting = self.link()

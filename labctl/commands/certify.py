@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from labctl.data.location import data_root
 from labctl.engine.runner import Engine
 from labctl.errors import LabctlError
 from labctl.stages import DEFAULT_ROUNDS, STAGES, certify, highest_stage
+from labctl.station import StationSpec
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -69,43 +71,58 @@ def run_certification(args: argparse.Namespace) -> int:
     try:
         archive.reconcile()
         progress = sys.stderr.isatty() and not args.json
-        battery = Battery(archive, spec, settings, Engine(archive, progress=progress),
-                          reuse=args.reuse, reuse_hours=args.reuse_hours,
-                          on_item=None if args.json else _announce)
-        verdicts = certify(battery.run(), args.rounds)
-        certification = {
-            "station": str(spec.path), "profile": spec.profile,
-            "stage": highest_stage(verdicts),
-            "stages": {v.stage: v.to_dict() for v in verdicts},
-            "rounds": args.rounds,
-            "battery": {"protocol": settings.protocol, "alpha": settings.alpha,
-                        "block_seconds": settings.block_seconds, "fibre_km": fibre_km,
-                        "runs": battery.record.runs, "skipped": battery.record.skipped},
-        }
+        certification = certify_station(
+            archive, spec, settings, Engine(archive, progress=progress), args.rounds,
+            reuse=args.reuse, reuse_hours=args.reuse_hours,
+            on_item=None if args.json else _announce)
         if args.report:
-            certification["report"] = str(_write_report(archive, certification,
-                                                        Path(args.report)))
+            certification["report"] = str(write_certification_report(
+                archive, certification, Path(args.report)))
     finally:
         archive.close()
     if args.json:
         print_json(certification)
     else:
-        _print(certification)
+        print_certification(certification)
     return 0
+
+
+def certify_station(archive: Archive, spec: StationSpec, settings: BatterySettings,
+                    engine: Engine, rounds: int, reuse: Sequence[int] = (),
+                    reuse_hours: float = 0.0,
+                    on_item: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run (or reuse) the battery and certify: the JSON document ``certify`` prints."""
+    battery = Battery(archive, spec, settings, engine, reuse=reuse, reuse_hours=reuse_hours,
+                      on_item=on_item)
+    verdicts = certify(battery.run(), rounds)
+    return {
+        "station": str(spec.path), "profile": spec.profile,
+        "stage": highest_stage(verdicts),
+        "stages": {v.stage: v.to_dict() for v in verdicts},
+        "rounds": rounds,
+        "battery": {"protocol": settings.protocol, "alpha": settings.alpha,
+                    "block_seconds": settings.block_seconds, "fibre_km": settings.fibre_km,
+                    "runs": battery.record.runs, "skipped": battery.record.skipped},
+    }
 
 
 def _announce(item: str) -> None:
     print(f"running {item}", file=sys.stderr)
 
 
-def _write_report(archive: Archive, certification: dict[str, Any], out: Path) -> Path:
+def write_certification_report(archive: Archive, certification: dict[str, Any], out: Path,
+                               extra_runs: Sequence[int] = (), force: bool = False) -> Path:
+    """The HTML report of a certification and its runs (plus ``extra_runs``)."""
     from labctl.report.html import write_report
 
-    run_ids = sorted({run for runs in certification["battery"]["runs"].values() for run in runs})
-    return write_report(archive, run_ids, out, certification=certification)
+    run_ids = sorted({run for runs in certification["battery"]["runs"].values() for run in runs}
+                     | set(extra_runs))
+    return write_report(archive, run_ids, out, certification=certification, force=force)
 
 
-def _print(certification: dict[str, Any]) -> None:
+
+def print_certification(certification: dict[str, Any]) -> None:
+    """The verdicts for a person."""
     print(f"station {certification['station']} (profile {certification['profile']})")
     for name in STAGES:
         stage = certification["stages"][name]

@@ -1,0 +1,153 @@
+"""``labctl demo``: a whole simulated link bring-up, from calibrations to the certified stage.
+
+Starts the station's virtual lab once (every run joins the same world, as
+runs in a lab share one set of instruments), then runs, each through the
+engine with its progress bar and archived: the calibrations (SNSPD bias,
+converter phase matching, detector offsets, Rabi, two-photon interference),
+the α sweep, heralded entanglement, the Bell test, the memory benchmarks
+(Ramsey, dynamical decoupling, memory under entangling attempts); certifies
+the link (`labctl certify`, reusing those runs where it can) and writes the
+HTML report. It ends by printing the stage attained and where the report is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from labctl import station as station_module
+from labctl.battery import BatterySettings
+from labctl.commands.certify import certify_station, write_certification_report
+from labctl.data.archive import Archive
+from labctl.data.location import data_root
+from labctl.engine.experiment import parse_settings
+from labctl.engine.registry import find_experiment
+from labctl.engine.runner import Engine
+from labctl.errors import LabctlError
+from labctl.simulation import find_simulator
+from labctl.stages import DEFAULT_ROUNDS
+from labctl.station import StationSpec
+
+log = logging.getLogger(__name__)
+
+#: (what it is for, experiment, --set values) in the order a lab would run them.
+STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("calibration", "snspd_bias_scan", ()),
+    ("calibration", "converter_phase_matching", ()),
+    ("calibration", "detector_offsets", ()),
+    ("calibration", "rabi", ()),
+    ("calibration", "hom", ()),
+    ("rate/fidelity trade-off", "alpha_sweep", ()),
+    ("heralded entanglement", "entanglement", ("alpha=0.05",)),
+    ("Bell test", "bell_test", ("blocks=4",)),
+    ("memory", "ramsey", ()),
+    ("memory", "dynamical_decoupling", ()),
+    ("memory", "memory_robustness", ()),
+)
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("demo", help="bring a simulated link up end to end: "
+                                              "calibrate, entangle, Bell test, memory, "
+                                              "certify, report")
+    parser.add_argument("--station", default=str(station_module.DEFAULT_STATION),
+                        help="station YAML file (default: %(default)s)")
+    parser.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
+                        help="a simulated profile (default: %(default)s)")
+    parser.add_argument("--out", default="demo-report",
+                        help="folder for the HTML report (default: %(default)s; an earlier "
+                             "report there is replaced)")
+    parser.add_argument("--data-dir", help="archive folder (default: $LABCTL_DATA_DIR or the "
+                                           "user data directory)")
+    parser.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    spec = station_module.read_spec(args.station, args.profile)
+    if spec.simulator is None:
+        raise LabctlError(f"the demo runs on a simulated station: profile '{spec.profile}' "
+                          f"of {spec.path} names no simulator")
+    archive = Archive(data_root(args.data_dir))
+    run_ids: list[int] = []
+    try:
+        archive.reconcile()
+        engine = Engine(archive, progress=True)
+        with served(spec) as addresses:
+            _say(f"virtual two-node link up: {len(addresses)} instruments on loopback TCP "
+                 f"({spec.path}, profile {spec.profile})")
+            for purpose, name, settings in STEPS:
+                _say(f"{purpose}: {name}")
+                experiment = find_experiment(name)
+                config = parse_settings(experiment.config_type, list(settings))
+                outcome = engine.start(experiment(config), spec.path, spec.profile)
+                run_ids.append(outcome.run_id)
+                _say(f"  run {outcome.run_id} {outcome.status}" + (
+                    f": {outcome.reason}" if outcome.status != "completed" else "")
+                    + (f"; analysis: {outcome.analysis_error}" if outcome.analysis_error
+                       else ""))
+            _say("certification: the test battery (reusing the runs above where it can)")
+            settings = BatterySettings(fibre_km=float(spec.world.get("fibre_km", 0.0)))
+            certification = certify_station(archive, spec, settings, engine, DEFAULT_ROUNDS,
+                                            reuse=run_ids, on_item=_say)
+        report = write_certification_report(archive, certification, Path(args.out),
+                                            extra_runs=run_ids, force=True)
+    finally:
+        archive.close()
+    _print_summary(certification, report)
+    return 0
+
+
+@contextmanager
+def served(spec: StationSpec) -> Iterator[Mapping[str, str]]:
+    """Serve the station's virtual lab from a background thread while the demo runs."""
+    simulator = find_simulator(str(spec.simulator))
+    serve = getattr(simulator, "serve", None)
+    if serve is None:
+        raise LabctlError(f"simulator '{spec.simulator}' cannot serve")
+    stop = threading.Event()
+    ready = threading.Event()
+    addresses: dict[str, str] = {}
+    failure: list[BaseException] = []
+
+    def on_ready(served_addresses: Mapping[str, str], control_port: int) -> None:
+        addresses.update(served_addresses)
+        ready.set()
+
+    def target() -> None:
+        try:
+            serve(station_module.simulated_station(spec), [], on_ready, stop)
+        except (LabctlError, OSError, RuntimeError, ValueError) as error:  # to the caller
+            failure.append(error)
+            ready.set()
+
+    thread = threading.Thread(target=target, name="virtual-lab", daemon=True)
+    thread.start()
+    ready.wait(timeout=60)
+    if failure or not addresses:
+        stop.set()
+        raise LabctlError(f"the virtual lab did not start: {failure[0] if failure else 'timeout'}")
+    try:
+        yield addresses
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _print_summary(certification: dict[str, Any], report: Path) -> None:
+    for name, stage in certification["stages"].items():
+        verdict = {True: "attained", False: "not attained", None: "not testable"}[
+            stage["attained"]]
+        margin = "" if stage["margin"] is None else f" (margin {stage['margin']:+.3g})"
+        print(f"{name}: {verdict}{margin}")
+    print(f"certified stage: {certification['stage']}")
+    print(f"report: {report}")

@@ -1,0 +1,46 @@
+"""`labctl demo` (what `make demo` runs): the whole simulated bring-up ends in a certified
+stage and a report whose page renders, every plot loading, in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.sim.test_report import browser  # noqa: F401 - the headless Chromium fixture
+
+REPO = Path(__file__).parents[2]
+
+
+def test_the_demo_certifies_the_link_and_writes_a_report_that_renders(tmp_path, browser):  # noqa: F811
+    out = tmp_path / "report"
+    completed = subprocess.run(
+        [sys.executable, "-m", "labctl.cli", "demo", "--out", str(out),
+         "--data-dir", str(tmp_path / "archive")],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "LABCTL_RUNTIME_DIR": str(tmp_path / "runtime")})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = completed.stdout.strip().splitlines()
+    assert lines[-2].startswith("certified stage: "), completed.stdout
+    stage = lines[-2].removeprefix("certified stage: ")
+    assert stage in ("none", "prepare_and_measure", "entanglement_distribution",
+                     "quantum_memory")
+    assert lines[-1] == f"report: {out / 'index.html'}"
+    for step in ("snspd_bias_scan", "alpha_sweep", "entanglement", "bell_test",
+                 "memory_robustness", "prepare_measure"):
+        assert step in completed.stderr, step
+
+    browser.get((out / "index.html").as_uri())
+    from selenium.webdriver.common.by import By
+
+    text = browser.find_element(By.TAG_NAME, "body").text
+    for step in ("snspd_bias_scan", "hom", "alpha_sweep", "bell_test", "ramsey",
+                 "memory_robustness", "readout_fidelity", "prepare_measure"):
+        assert step in text, step
+    images = browser.execute_script(
+        "return Array.from(document.images).map("
+        "  i => [i.getAttribute('src'), i.complete, i.naturalWidth]);")
+    assert len(images) >= 14, images          # one plot per run
+    for source, complete, width in images:
+        assert complete and width > 0, f"{source} did not load"
