@@ -34,6 +34,7 @@ from experiments.entanglement import (
     READOUT_LENGTH,
     READOUT_START,
     bright_after,
+    check_link_settings,
     design_for,
     find_heralds,
     prepare_link,
@@ -83,15 +84,9 @@ class BellTestConfig:
     stop_p_value: float = 0.0     # stop when the p-value falls below this (0: off)
 
     def __post_init__(self) -> None:
-        if self.protocol not in ("single-click", "barrett-kok"):
-            raise ValueError(f"protocol must be 'single-click' or 'barrett-kok', "
-                             f"got {self.protocol!r}")
-        if not 0.0 < self.alpha < 1.0:
-            raise ValueError(f"alpha must be within (0, 1), got {self.alpha}")
+        check_link_settings(self.protocol, self.alpha, self.block_seconds)
         if self.blocks < 1:
             raise ValueError(f"blocks must be at least 1, got {self.blocks}")
-        if not 0 < self.block_seconds <= 3600:
-            raise ValueError(f"block_seconds must be within (0, 3600], got {self.block_seconds}")
         if not self.stop_sigmas >= 0:
             raise ValueError(f"stop_sigmas must not be negative, got {self.stop_sigmas}")
         if not 0.0 <= self.stop_p_value < 1.0:

@@ -64,6 +64,16 @@ _BASIS_PHASE = {"X": math.pi / 2, "Y": 0.0}
 BARRETT_KOK_PERIOD = 8e-6
 
 
+def check_link_settings(protocol: str, alpha: float, block_seconds: float) -> None:
+    """`ValueError` for a protocol, α or block length a link experiment cannot run."""
+    if protocol not in ("single-click", "barrett-kok"):
+        raise ValueError(f"protocol must be 'single-click' or 'barrett-kok', got {protocol!r}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be within (0, 1), got {alpha}")
+    if not 0 < block_seconds <= 3600:
+        raise ValueError(f"block_seconds must be within (0, 3600], got {block_seconds}")
+
+
 @dataclass(frozen=True)
 class EntanglementConfig:
     """Heralded entanglement; ``blocks`` (a multiple of 3 cycles Z, X, Y)."""
@@ -76,15 +86,9 @@ class EntanglementConfig:
     readout_f1: float = 0.995
 
     def __post_init__(self) -> None:
-        if self.protocol not in ("single-click", "barrett-kok"):
-            raise ValueError(f"protocol must be 'single-click' or 'barrett-kok', "
-                             f"got {self.protocol!r}")
-        if not 0.0 < self.alpha < 1.0:
-            raise ValueError(f"alpha must be within (0, 1), got {self.alpha}")
+        check_link_settings(self.protocol, self.alpha, self.block_seconds)
         if self.blocks < 3:
             raise ValueError(f"blocks must be at least 3 (one per basis), got {self.blocks}")
-        if not 0 < self.block_seconds <= 3600:
-            raise ValueError(f"block_seconds must be within (0, 3600], got {self.block_seconds}")
         for name in ("readout_f0", "readout_f1"):
             if not 0.5 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within (0.5, 1], got {getattr(self, name)}")
@@ -276,4 +280,5 @@ def tag_after_herald(station: object, channels: np.ndarray, timestamps: np.ndarr
 
 
 __all__ = ["PAIRS", "WINDOW", "Entanglement", "EntanglementConfig", "EntanglementResult",
-           "bright_after", "corrected_correlators", "tag_after_herald"]
+           "bright_after", "check_link_settings", "corrected_correlators",
+           "tag_after_herald"]

@@ -18,6 +18,7 @@ from typing import Any
 
 from labctl import station as station_module
 from labctl.battery import Battery, BatterySettings
+from labctl.commands.options import add_data_dir_option, add_station_options
 from labctl.commands.output import print_json
 from labctl.data.archive import Archive
 from labctl.data.location import data_root
@@ -30,10 +31,7 @@ from labctl.station import StationSpec
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser("certify", help="run the test battery and say which stage "
                                                  "of a quantum internet the link attains")
-    parser.add_argument("--station", default=str(station_module.DEFAULT_STATION),
-                        help="station YAML file (default: %(default)s)")
-    parser.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
-                        help="station profile (default: %(default)s, the simulated station)")
+    add_station_options(parser)
     parser.add_argument("--protocol", default="single-click",
                         choices=("single-click", "barrett-kok"),
                         help="entangling protocol of the battery (default: %(default)s)")
@@ -52,8 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument("--report", metavar="DIR",
                         help="also write the HTML report of the certification into DIR")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
-    parser.add_argument("--data-dir", help="archive folder (default: $LABCTL_DATA_DIR or the "
-                                           "user data directory)")
+    add_data_dir_option(parser)
     parser.set_defaults(handler=run_certification)
 
 

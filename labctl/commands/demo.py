@@ -24,6 +24,7 @@ from typing import Any
 from labctl import station as station_module
 from labctl.battery import BatterySettings
 from labctl.commands.certify import certify_station, write_certification_report
+from labctl.commands.options import add_data_dir_option, add_station_options
 from labctl.data.archive import Archive
 from labctl.data.location import data_root
 from labctl.engine.experiment import parse_settings
@@ -56,15 +57,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser = commands.add_parser("demo", help="bring a simulated link up end to end: "
                                               "calibrate, entangle, Bell test, memory, "
                                               "certify, report")
-    parser.add_argument("--station", default=str(station_module.DEFAULT_STATION),
-                        help="station YAML file (default: %(default)s)")
-    parser.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
-                        help="a simulated profile (default: %(default)s)")
+    add_station_options(parser)
     parser.add_argument("--out", default="demo-report",
                         help="folder for the HTML report (default: %(default)s; an earlier "
                              "report there is replaced)")
-    parser.add_argument("--data-dir", help="archive folder (default: $LABCTL_DATA_DIR or the "
-                                           "user data directory)")
+    add_data_dir_option(parser)
     parser.set_defaults(handler=run_demo)
 
 

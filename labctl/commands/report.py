@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from labctl.commands.options import add_data_dir_option
 from labctl.commands.output import print_json
 from labctl.data.archive import Archive
 from labctl.data.location import data_root
@@ -31,8 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     report.add_argument("--force", action="store_true",
                         help="replace DIR if it holds an earlier report")
     report.add_argument("--json", action="store_true", help="print JSON for machines")
-    report.add_argument("--data-dir", help="archive folder (default: $LABCTL_DATA_DIR or the "
-                                           "user data directory)")
+    add_data_dir_option(report)
     report.set_defaults(handler=make_report)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import station as station_module
+from labctl.commands.options import add_data_dir_option, add_station_options
 from labctl.commands.output import print_json, table
 from labctl.data.archive import Archive, RunInfo
 from labctl.data.location import data_root
@@ -24,48 +25,40 @@ from labctl.errors import LabctlError
 EXIT_STATUS = {"completed": 0, "failed": 1, "interrupted": 130, "running": 1}
 
 
-def _data_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="archive folder (default: $LABCTL_DATA_DIR or the "
-                                           "user data directory)")
-
-
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run = commands.add_parser("run", help="run an experiment")
     run.add_argument("experiment", help="experiment name (see 'labctl experiments')")
-    run.add_argument("--station", default=str(station_module.DEFAULT_STATION),
-                     help="station YAML file (default: %(default)s)")
-    run.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
-                     help="station profile (default: %(default)s, the simulated station)")
+    add_station_options(run)
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      dest="settings", help="a config value of the experiment; repeatable")
     run.add_argument("--retries", type=int, default=3,
                      help="reconnect-and-retry attempts per block (default: %(default)s)")
     run.add_argument("--json", action="store_true", help="print JSON for machines")
-    _data_dir_option(run)
+    add_data_dir_option(run)
     run.set_defaults(handler=run_experiment)
 
     resume = commands.add_parser("resume", help="continue a run that died from its last block")
     resume.add_argument("run_id", type=int)
     resume.add_argument("--retries", type=int, default=3)
     resume.add_argument("--json", action="store_true")
-    _data_dir_option(resume)
+    add_data_dir_option(resume)
     resume.set_defaults(handler=resume_run)
 
     runs = commands.add_parser("runs", help="list the archived runs, oldest first")
     runs.add_argument("--json", action="store_true")
-    _data_dir_option(runs)
+    add_data_dir_option(runs)
     runs.set_defaults(handler=list_runs)
 
     show = commands.add_parser("show", help="one archived run: metadata and its analysis")
     show.add_argument("run_id", type=int)
     show.add_argument("--json", action="store_true")
-    _data_dir_option(show)
+    add_data_dir_option(show)
     show.set_defaults(handler=show_run)
 
     fit = commands.add_parser("fit", help="re-run the analysis of an archived run and plot it")
     fit.add_argument("run_id", type=int)
     fit.add_argument("--json", action="store_true")
-    _data_dir_option(fit)
+    add_data_dir_option(fit)
     fit.set_defaults(handler=fit_run)
 
     export = commands.add_parser("export", help="write a run as netCDF (xarray-readable)")
@@ -73,7 +66,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     export.add_argument("path", help="the .nc file (or a folder for run-<id>.nc)")
     export.add_argument("--no-arrays", action="store_true",
                         help="block values only, without the raw arrays")
-    _data_dir_option(export)
+    add_data_dir_option(export)
     export.set_defaults(handler=export_run)
 
     experiments = commands.add_parser("experiments", help="the experiments labctl can run")

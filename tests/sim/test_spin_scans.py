@@ -149,3 +149,19 @@ def test_a_scan_with_no_signal_is_reported_as_not_converged(tmp_path):
     assert outcome.status == "completed"
     assert outcome.result.fit["converged"] is False
     assert outcome.result.fit["message"] and outcome.result.fit["frequency"] is None
+
+
+def test_a_recording_whose_length_is_not_a_round_number_of_picoseconds_is_complete(tmp_path):
+    """8.799999999999999 s (a float product) is recorded in full: the tagger is done when
+    the clock reaches the end within its picosecond resolution (a regression: points of
+    such a scan used to come back empty)."""
+    _, _, shots = measured(tmp_path, MemoryRobustness(MemoryConfig(
+        1, 4000, steps=3, seconds_per_point=400 * 4000 * 5.5e-6)))
+    assert np.all(shots > 0), shots
+
+
+def test_shots_per_point_sizes_each_point_by_its_passes(tmp_path):
+    _, _, shots = measured(tmp_path, MemoryRobustness(MemoryConfig(
+        1, 100_000, steps=3, shots_per_point=300)))
+    # one pass: π/2, x attempts of 5.5 µs, the readout element
+    assert np.all(np.abs(shots - 300) <= 2), shots
