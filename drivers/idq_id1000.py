@@ -214,6 +214,9 @@ class IDQInput(InstrumentChannel["IDQID1000"]):
 class IDQWindowFilter(InstrumentChannel["IDQID1000"]):
     """Window filter ``TSCO<n>``: passes its first input only inside (or outside) a time window."""
 
+    #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
+    remote_methods: ClassVar[tuple[str, ...]] = ("configure_window",)
+
     def __init__(self, parent: IDQID1000, name: str, index: int, **kwargs: Any) -> None:
         super().__init__(parent, name, **kwargs)
         self.index = index
@@ -297,6 +300,9 @@ class IDQWindowFilter(InstrumentChannel["IDQID1000"]):
 class IDQHistogram(InstrumentChannel["IDQID1000"]):
     """On-board start-stop histogram ``HIST<n>``."""
 
+    #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
+    remote_methods: ClassVar[tuple[str, ...]] = ("flush", "data", "bin_edges_ps")
+
     def __init__(self, parent: IDQID1000, name: str, index: int, **kwargs: Any) -> None:
         super().__init__(parent, name, **kwargs)
         self.index = index
@@ -345,6 +351,11 @@ class IDQHistogram(InstrumentChannel["IDQID1000"]):
 
 class IDQID1000(ScpiInstrument):
     """ID Quantique ID1000 / ID900 time controller: inputs, filters, histograms, time tags."""
+
+    #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
+    remote_methods: ClassVar[tuple[str, ...]] = (
+        "start_acquisition", "stop_acquisition", "abort", "is_acquiring", "fetch_timetags",
+        "link_targets")
 
     #: Inputs of the standard unit (START input not exposed); a station may say
     #: ``init: {n_inputs: N}`` for a configuration with more (up to `max_inputs`).

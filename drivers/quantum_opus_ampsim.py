@@ -49,6 +49,9 @@ _ON_OFF = create_on_off_val_mapping(on_val="1", off_val="0")
 class QuantumOpusAmpSimChannel(InstrumentChannel["QuantumOpusAmpSim"]):
     """One nanowire: bias current and enable, count rate, latch status and reset."""
 
+    #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
+    remote_methods: ClassVar[tuple[str, ...]] = ("reset_latch",)
+
     def __init__(self, parent: QuantumOpusAmpSim, name: str, channel: int,
                  **kwargs: Any) -> None:
         super().__init__(parent, name, **kwargs)

@@ -198,6 +198,12 @@ class AWG5014CChannel(InstrumentChannel):
 class TektronixAWG5014C(ScpiInstrument):
     """Tektronix AWG5014C: waveform list, hardware sequencer, run control, outputs."""
 
+    #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
+    remote_methods: ClassVar[tuple[str, ...]] = (
+        "channel", "upload_waveform", "read_waveform", "waveform_length", "delete_waveform",
+        "delete_all_waveforms", "define_sequence", "define_dynamic_jumps",
+        "dynamic_jump_target", "read_sequence", "run", "stop")
+
     error_query = "SYST:ERR:NEXT?"
 
     #: Analog outputs (each with two markers).

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from labctl import __version__
-from labctl.commands import certify, demo, predict, report, runs, sim, station
+from labctl.commands import certify, demo, keys, node, predict, report, runs, sim, station
 from labctl.errors import LabctlError
 
 EXIT_BAD_INPUT = 2
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     certify.register(commands)
     demo.register(commands)
     report.register(commands)
+    node.register(commands)
+    keys.register(commands)
     return parser
 
 

@@ -50,3 +50,14 @@ class SafetyLimitError(LabctlError):
 
 class ParameterError(LabctlError):
     """A command-line or configuration value is out of range or of the wrong kind."""
+
+
+class RemoteError(LabctlError):
+    """A remote node refused a call, did not answer, or was lost (see `labctl.remote`).
+
+    ``str()`` is the first argument only, so the message stays one line even
+    after QCoDeS appends its context to ``args``.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else type(self).__name__

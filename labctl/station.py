@@ -9,7 +9,11 @@ A labctl station file is a QCoDeS station file (``instruments:`` with
   ``safety_limits``, ``parameters``) for each way of running the station:
   ``sim`` for the simulated station, and one profile per lab;
 - ``safety_limits: {parameter: [min, max]}`` *narrow* a parameter's validator
-  (see `labctl.safety`) so a lab's limit can never widen an instrument's range.
+  (see `labctl.safety`) so a lab's limit can never widen an instrument's range;
+- ``remote: tcp://host:port`` (or ``{address: .., keys: DIR}``) says the
+  instrument is served by ``labctl node serve`` on another PC: it is loaded
+  as a proxy with the same parameters (see `labctl.remote`), and a profile
+  may give each lab its own address.
 
 Every mistake is reported as a `StationError` naming the file, the instrument
 and the key, before any instrument is contacted where that is possible.
@@ -27,7 +31,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from qcodes.instrument import Instrument, InstrumentBase
@@ -35,7 +39,8 @@ from qcodes.parameters import ParameterBase
 from qcodes.station import Station
 
 from labctl.clock import Clock, WallClock
-from labctl.errors import LabctlError, SafetyLimitError, StationError
+from labctl.errors import LabctlError, RemoteError, SafetyLimitError, StationError
+from labctl.remote.address import BadRemote, RemoteSpec, parse_remote
 from labctl.safety import narrow_to_limits
 from labctl.simulation import (
     SimulatedInstrument,
@@ -44,6 +49,9 @@ from labctl.simulation import (
     find_simulator,
 )
 from labctl.visa import SafeStateCapable
+
+if TYPE_CHECKING:
+    from labctl.remote.nodes import RemoteNodes
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +64,14 @@ _TOP_LEVEL_KEYS = {"description", "instruments", "profiles"}
 #: Keys QCoDeS itself understands in an instrument entry.
 _QCODES_KEYS = {"type", "address", "port", "init", "parameters", "add_parameters",
                 "enable_forced_reconnect"}
-_LABCTL_KEYS = {"node", "role", "safety_limits", "description", "wiring"}
+_LABCTL_KEYS = {"node", "role", "safety_limits", "description", "wiring", "remote"}
 _INSTRUMENT_KEYS = _QCODES_KEYS | _LABCTL_KEYS
 _PROFILE_KEYS = {"description", "instruments", "simulator", "world"}
-_PROFILE_INSTRUMENT_KEYS = {"address", "port", "init", "parameters", "safety_limits"}
+_PROFILE_INSTRUMENT_KEYS = {"address", "port", "init", "parameters", "safety_limits",
+                            "remote"}
+#: Keys that configure a local connection; a remote instrument's node has them instead.
+_LOCAL_ONLY_KEYS = ("address", "port", "init", "parameters", "add_parameters",
+                    "enable_forced_reconnect", "safety_limits")
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,8 @@ class InstrumentSpec:
     role: str | None = None
     safety_limits: tuple[SafetyLimit, ...] = ()
     wiring: dict[str, Any] = field(default_factory=dict)
+    #: Where the instrument is served when it is on another PC (None: connected here).
+    remote: RemoteSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,8 @@ class StationSpec:
     def qcodes_yaml(self) -> str:
         """The profile's instruments as a plain QCoDeS station YAML document."""
         return yaml.safe_dump(
-            {"instruments": {spec.name: spec.qcodes_config for spec in self.instruments}},
+            {"instruments": {spec.name: spec.qcodes_config for spec in self.instruments
+                             if spec.remote is None}},
             sort_keys=False)
 
 
@@ -107,10 +122,13 @@ class LabStation(Station):
     """A QCoDeS `Station` that knows its profile, its instruments' roles and its clock."""
 
     def __init__(self, spec: StationSpec, clock: Clock | None = None,
-                 simulation: SimulatorSession | None = None) -> None:
+                 simulation: SimulatorSession | None = None,
+                 remote: RemoteNodes | None = None) -> None:
         super().__init__(default=False)
         self.spec = spec
         self.simulation = simulation
+        #: The nodes serving this station's remote instruments (None: all local).
+        self.remote = remote
         self.clock: Clock = clock if clock is not None else WallClock()
         self._roles = {(s.node, s.role): s.name for s in spec.instruments if s.role}
 
@@ -174,6 +192,18 @@ class LabStation(Station):
             instrument.set_address(spec.qcodes_config["address"], visalib)
             new = instrument.visa_handle
             new.timeout, new.read_termination, new.write_termination = settings
+        if self.remote is not None:
+            self.remote.reconnect()
+
+    def begin_run(self, run_id: int) -> None:
+        """A run starts: arm every remote node for it, then go (nothing to do if all local)."""
+        if self.remote is not None:
+            self.remote.begin_run(run_id)
+
+    def end_run(self) -> None:
+        """The run is over (its instruments already made safe): disarm the remote nodes."""
+        if self.remote is not None:
+            self.remote.end_run()
 
     def close(self) -> None:
         """Close every instrument of the station (and the simulation it started)."""
@@ -181,6 +211,9 @@ class LabStation(Station):
             with contextlib.suppress(KeyError):
                 self.remove_component(instrument.name)
             instrument.close()
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = None
         if self.simulation is not None:
             self.simulation.close()
             self.simulation = None
@@ -201,15 +234,23 @@ def load(path: str | Path = DEFAULT_STATION, profile: str = DEFAULT_PROFILE,
     """
     spec = read_spec(path, profile)
     simulation = None
-    if spec.simulator is not None:
-        simulation = find_simulator(spec.simulator).attach(simulated_station(spec))
-        try:
-            spec = _served_by(spec, simulation)
-        except BaseException:
-            simulation.close()
-            raise
-        clock = simulation.clock if clock is None else clock
-    station = LabStation(spec, clock, simulation)
+    remote = _connect_nodes(spec)   # None when every instrument is connected here
+    try:
+        if remote is not None and clock is None and spec.simulator is None:
+            clock = _node_clock(spec, remote)
+        if spec.simulator is not None and any(s.remote is None for s in spec.instruments):
+            simulation = find_simulator(spec.simulator).attach(simulated_station(spec))
+            try:
+                spec = _served_by(spec, simulation)
+            except BaseException:
+                simulation.close()
+                raise
+            clock = simulation.clock if clock is None else clock
+    except BaseException:
+        if remote is not None:
+            remote.close()
+        raise
+    station = LabStation(spec, clock, simulation, remote)
     try:
         station.load_config(spec.qcodes_yaml())
         for instrument_spec in spec.instruments:
@@ -266,13 +307,16 @@ def simulated_station(spec: StationSpec) -> SimulatedStation:
             name=s.name, driver=f"{s.driver.__module__}.{s.driver.__qualname__}",
             node=s.node, role=s.role, init=dict(s.qcodes_config.get("init") or {}),
             wiring=dict(s.wiring))
-            for s in spec.instruments))
+            for s in spec.instruments if s.remote is None))
 
 
 def _served_by(spec: StationSpec, simulation: SimulatorSession) -> StationSpec:
     """The spec with every instrument pointed at the simulator over pyvisa-py."""
     served = []
     for instrument in spec.instruments:
+        if instrument.remote is not None:   # served by its node, not by this simulator
+            served.append(instrument)
+            continue
         address = simulation.addresses.get(instrument.name)
         if address is None:
             raise StationError(str(spec.path), f"simulator '{spec.simulator}' does not serve "
@@ -321,6 +365,8 @@ def _instrument_spec(where: str, name: str, entry: Any, overlay: Any,
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
+    if merged.get("remote") is not None:
+        return _remote_spec(where, name, merged)
     driver = _driver_class(where, name, merged.get("type"))
     if "init" in merged and merged["init"] is not None:
         _mapping(where, name, "init", merged["init"])
@@ -341,6 +387,62 @@ def _instrument_spec(where: str, name: str, entry: Any, overlay: Any,
     return InstrumentSpec(name=name, driver=driver, qcodes_config=qcodes_config,
                           node=merged.get("node"), role=merged.get("role"),
                           safety_limits=limits, wiring=dict(wiring))
+
+
+def _remote_spec(where: str, name: str, merged: dict[str, Any]) -> InstrumentSpec:
+    """An instrument served by a node: its address (and keys), node, role, wiring."""
+    for key in _LOCAL_ONLY_KEYS:
+        if merged.get(key) is not None:
+            raise StationError(where, "a remote instrument is configured in its node's "
+                                      f"station file, not here (remove '{key}')",
+                               instrument=name, key=key)
+    try:
+        remote = parse_remote(merged["remote"], Path(where).parent)
+    except BadRemote as error:
+        key = f"remote.{error.subkey}" if error.subkey else "remote"
+        raise StationError(where, str(error), instrument=name, key=key) from None
+    from labctl.remote.proxy import RemoteInstrument
+
+    driver = (_driver_class(where, name, merged["type"]) if merged.get("type") is not None
+              else RemoteInstrument)
+    for key in ("node", "role"):
+        if key in merged and not isinstance(merged[key], str):
+            raise StationError(where, f"must be a name, not {merged[key]!r}",
+                               instrument=name, key=key)
+    wiring = _mapping(where, name, "wiring", merged.get("wiring") or {})
+    return InstrumentSpec(name=name, driver=driver, qcodes_config={"address": remote.address},
+                          node=merged.get("node"), role=merged.get("role"),
+                          wiring=dict(wiring), remote=remote)
+
+
+def _connect_nodes(spec: StationSpec) -> RemoteNodes | None:
+    """Say hello to every node serving this station (None if it has no remote instruments)."""
+    remotes = [s for s in spec.instruments if s.remote is not None]
+    if not remotes:
+        return None
+    from labctl.remote.nodes import RemoteNodes
+
+    nodes = RemoteNodes()
+    try:
+        for instrument in remotes:
+            assert instrument.remote is not None
+            try:
+                nodes.client(instrument.remote)
+            except (LabctlError, OSError) as error:   # unreachable, refused, bad key file
+                raise StationError(str(spec.path), str(error), instrument=instrument.name,
+                                   key="remote") from None
+    except BaseException:
+        nodes.close()
+        raise
+    return nodes
+
+
+def _node_clock(spec: StationSpec, nodes: RemoteNodes) -> Clock | None:
+    """The nodes' virtual clock when they run on a simulator, else None (wall clock)."""
+    try:
+        return nodes.clock()
+    except RemoteError as error:
+        raise StationError(str(spec.path), str(error), key="remote") from None
 
 
 def _driver_class(where: str, name: str, type_path: Any) -> type[Instrument]:
@@ -429,6 +531,9 @@ def _check_unique_roles(where: str, specs: tuple[InstrumentSpec, ...]) -> None:
 def _connect(station: LabStation, spec: InstrumentSpec) -> None:
     """Create one instrument through QCoDeS and apply its safety limits."""
     where = str(station.spec.path)
+    if spec.remote is not None:
+        _connect_remote(station, spec)
+        return
     # Some QCoDeS drivers print a connect message; keep stdout clean for --json.
     captured = io.StringIO()
     try:
@@ -450,6 +555,27 @@ def _connect(station: LabStation, spec: InstrumentSpec) -> None:
         except SafetyLimitError as error:
             raise StationError(where, str(error), instrument=spec.name,
                                key=f"safety_limits.{limit.parameter}") from None
+
+
+def _connect_remote(station: LabStation, spec: InstrumentSpec) -> None:
+    """Add the proxy of an instrument a node serves (checking its driver if one is named)."""
+    where = str(station.spec.path)
+    assert station.remote is not None and spec.remote is not None
+    try:
+        proxy = station.remote.proxy(spec.name, spec.remote)
+    except RemoteError as error:
+        raise StationError(where, str(error), instrument=spec.name, key="remote") from None
+    except KeyError as error:   # QCoDeS: an instrument of that name is open in this process
+        raise StationError(where, _one_line(error), instrument=spec.name,
+                           key="remote") from None
+    station.add_component(proxy)
+    declared = f"{spec.driver.__module__}.{spec.driver.__qualname__}"
+    from labctl.remote.proxy import RemoteInstrument
+
+    if spec.driver is not RemoteInstrument and proxy.remote_class != declared:
+        raise StationError(where, f"the node serves a {proxy.remote_class}, not the "
+                                  f"{declared} this file names", instrument=spec.name,
+                           key="type")
 
 
 def _find_parameter(where: str, name: str, instrument: InstrumentBase,

@@ -16,7 +16,10 @@ Cross-cutting behaviour, on every exit path:
   blocks already written stay;
 - any other error: ``failed`` with the error as the reason;
 - always: every hazardous instrument goes to its safe state, and the run's
-  status and reason are recorded.
+  status and reason are recorded;
+- remote instruments (`labctl.remote`): every node is armed for the run before
+  it starts (one that fails to arm fails the run) and disarmed after; a node
+  lost mid-run stops the run on every node.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ class Engine:
         try:
             with GracefulInterrupt() as interrupt:
                 try:
+                    station.begin_run(writer.run_id)   # remote nodes: arm all, then go
                     self._with_retries(lambda: experiment.prepare(context), station,
                                        "preparing the instruments", lambda: None)
                     while True:
@@ -163,6 +167,7 @@ class Engine:
         finally:
             bar.close()
             reason = _make_safe(station, reason)
+            station.end_run()
             writer.finish(status, reason)
         return self._outcome(experiment, writer.run_id, status, history.blocks, reason)
 
