@@ -26,6 +26,7 @@ from labctl.remote.address import RemoteSpec
 from labctl.remote.nodes import RemoteNodes
 from labctl.simulation import ControlClient
 from tests.remote.conftest import HEARTBEAT_TIMEOUT, REPO, TWO_NODE, hazards
+from tests.waiting import wait_for_blocks
 
 SMALL = ("--set", "blocks=3", "--set", "block_seconds=20")
 LONG = ("--set", "blocks=300", "--set", "block_seconds=20")
@@ -47,21 +48,6 @@ def start_run(processes, orchestrator: Path, data: Path) -> subprocess.Popen[str
                            stderr=subprocess.PIPE, text=True)
     processes.started.append(run)
     return run
-
-
-def wait_for_blocks(data: Path, count: int, timeout: float = 120.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (data / "labctl.db").exists():
-            archive = Archive(data)
-            try:
-                runs = archive.runs()
-                if runs and runs[-1].blocks >= count:
-                    return runs[-1].run_id
-            finally:
-                archive.close()
-        time.sleep(0.2)
-    raise AssertionError("the run did not reach its blocks in time")
 
 
 def test_entanglement_across_three_nodes_gives_the_single_process_results(processes, link,

@@ -26,6 +26,7 @@ from labctl.data.archive import Archive
 from labctl.engine.experiment import Block, Experiment, RunContext
 from labctl.engine.runner import Engine
 from labctl.simulation import ControlClient
+from tests.waiting import wait_for_blocks
 
 REPO = Path(__file__).parents[2]
 
@@ -175,20 +176,6 @@ def run_cli(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "labctl.cli", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **kwargs)
-
-
-def wait_for_blocks(data_dir: Path, count: int, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        archive = Archive(data_dir)
-        try:
-            runs = archive.runs()
-            if runs and runs[-1].blocks >= count:
-                return runs[-1].run_id
-        finally:
-            archive.close()
-        time.sleep(0.1)
-    raise AssertionError("the run did not reach its blocks in time")
 
 
 def test_first_ctrl_c_finishes_the_block_and_stops_cleanly(served, tmp_path):
