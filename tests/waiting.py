@@ -5,20 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from labctl.data.archive import Archive
-
 
 def wait_for_blocks(data_dir: Path, count: int, timeout: float = 120.0) -> int:
-    """The id of the newest run once it has ``count`` blocks (AssertionError after ``timeout``)."""
+    """The id of the newest run once ``count`` of its block chunks are on disk.
+
+    Watches the chunk files (``raw/run-N/block-NNNNNN.npz``) rather than the
+    database: opening the archive while the run's process is still creating
+    it would race QCoDeS's schema set-up. AssertionError after ``timeout``.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (data_dir / "labctl.db").exists():
-            archive = Archive(data_dir)
-            try:
-                runs = archive.runs()
-                if runs and runs[-1].blocks >= count:
-                    return runs[-1].run_id
-            finally:
-                archive.close()
+        runs = sorted((int(folder.name.removeprefix("run-")), folder)
+                      for folder in (data_dir / "raw").glob("run-*") if folder.is_dir())
+        if runs and len(list(runs[-1][1].glob("block-*.npz"))) >= count:
+            return runs[-1][0]
         time.sleep(0.1)
     raise AssertionError("the run did not reach its blocks in time")

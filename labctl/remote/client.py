@@ -80,7 +80,7 @@ class NodeClient:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
-        self._socket = self._dealer()
+        self._socket, _ = self._dealer()
         self._socket.rcvtimeo = round(_SLICE * 1000)
 
     @property
@@ -148,17 +148,24 @@ class NodeClient:
 
     # --- internals ------------------------------------------------------------------
 
-    def _dealer(self) -> zmq.Socket[bytes]:
+    def _dealer(self, monitor_events: int = 0) -> tuple[zmq.Socket[bytes],
+                                                        zmq.Socket[bytes] | None]:
+        """A connected DEALER, and its monitor when ``monitor_events`` are asked for
+        (attached before connecting, so no event of the connection is missed)."""
         sock = self._context.socket(zmq.DEALER)
         sock.linger = 0
         if self._keys is not None:
             use_as_client(sock, self._keys)
+        monitor = sock.get_monitor_socket(monitor_events) if monitor_events else None
         try:
             sock.connect(self.address)
         except zmq.ZMQError as error:
+            if monitor is not None:
+                sock.disable_monitor()
+                monitor.close(linger=0)
             sock.close(linger=0)
             raise RemoteError(f"cannot connect to {self.address}: {error}") from None
-        return sock
+        return sock, monitor
 
     def _check(self, safety: bool) -> None:
         if self.lost is not None:   # the reason once, where the run failed; then short
@@ -192,11 +199,16 @@ class NodeClient:
                 self._on_lost(self, reason)
 
     def _heartbeat(self, timeout: float) -> None:
-        """Keep the session alive; notice a dropped connection or a node that changed."""
+        """Keep the session alive; notice a dropped connection or a node that changed.
+
+        The monitor is attached before the socket connects: attached after, it
+        could miss the handshake of a fast connection, and a later disconnect
+        would then go unnoticed (libzmq's own heartbeats drop a dead peer's
+        connection; a slow call on a busy node is not a loss).
+        """
         interval = max(timeout / 5, 0.01)
-        sock = self._dealer()
-        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED
-                                          | zmq.EVENT_DISCONNECTED)
+        sock, monitor = self._dealer(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        assert monitor is not None
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(monitor, zmq.POLLIN)
