@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -24,11 +25,7 @@ def scan_plot(path: Path, x: ArrayLike, y: ArrayLike, y_err: ArrayLike | None,
         axes.plot(fit_x, fit_y, "-", label=fit_label)
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
-    axes.set_title(title)
-    axes.legend()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, axes, title, path)
 
 
 def bars(path: Path, measured: Mapping[str, float], errors: Mapping[str, float],
@@ -45,11 +42,7 @@ def bars(path: Path, measured: Mapping[str, float], errors: Mapping[str, float],
     axes.axhline(0, color="grey", lw=0.8)
     axes.set_xticks(positions, names)
     axes.set_ylabel(y_label)
-    axes.set_title(title)
-    axes.legend()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, axes, title, path)
 
 
 def per_block(path: Path, values: Mapping[str, Sequence[float]], title: str) -> Path:
@@ -58,6 +51,11 @@ def per_block(path: Path, values: Mapping[str, Sequence[float]], title: str) -> 
     for name, series in values.items():
         axes.plot(np.arange(len(series)), series, "o-", ms=3, label=name)
     axes.set_xlabel("block")
+    return _save(figure, axes, title, path)
+
+
+def _save(figure: Any, axes: Any, title: str, path: Path) -> Path:
+    """Title and legend, write the PNG, free the figure."""
     axes.set_title(title)
     axes.legend()
     figure.savefig(path, dpi=110)
