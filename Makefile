@@ -19,18 +19,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/labctl demo --out demo-report --data-dir .demo-archive
 
-## lint: ruff and the import-linter layout contracts
+## lint: ruff, the import-linter layout contracts and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
-## test: the whole suite except slow statistical tests and hardware tests
+## test: the whole suite except slow statistical tests and hardware tests, on two workers
+## (tests marked with one xdist_group share a worker: the demos run once per profile)
+PYTEST_WORKERS ?= 2
 test: lint browser
-	$(BIN)/pytest -m "not slow and not hardware"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow and not hardware"
 
 ## test-all: everything, slow statistical tests included (hardware tests skip without a lab)
 test-all: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## bench: the performance suite; each figure printed as `name: value unit`
 bench: $(STAMP)

@@ -43,8 +43,9 @@ labctl's rendering (not IDQ's; the virtual lab's emulator implements it):
   previous ``RAW:DATA?``, merged in time order, as one definite-length block
   (the real unit streams tags on separate ZeroMQ sockets, ``.bin`` files of
   bare uint64 timestamps per channel);
+- ``INPU<n>:DEAD <ps>`` (the input's dead time) and its query;
 - the limits below that the examples do not state (threshold, delays,
-  integration time) are labctl's choices.
+  dead time, integration time) are labctl's choices.
 
 Time-tag block format (``RAW:DATA?``)
 -------------------------------------
@@ -57,7 +58,7 @@ is ``8*N`` bytes, N tags, each one **little-endian uint64**:
 - bits 57..0 (58 bits): timestamp in ps since the start of the acquisition
   (``REC:PLAY``), ``0 .. 2**58 - 1`` (about 80 h).
 
-`labctl.timetags.format` (``encode_timetags``, ``decode_timetags``) is the
+`wire_formats.idq_id1000` (``encode_timetags``, ``decode_timetags``) is the
 single definition of this format (vectorised, no loop per tag) for the
 driver, the emulators, the archive and the tests.
 ``HIST<n>:DATA?`` answers the same kind of block with ``bin_count``
@@ -77,7 +78,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,8 +87,10 @@ from qcodes.instrument import ChannelList, InstrumentChannel
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
 from labctl.errors import LabctlError
-from labctl.timetags.format import MAX_TIMESTAMP_PS, decode_timetags
+from labctl.instruments.adapter import Adapter
+from labctl.instruments.tagger import Tags
 from labctl.visa import ScpiInstrument
+from wire_formats.idq_id1000 import MAX_TIMESTAMP_PS, decode_timetags
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +166,11 @@ class IDQInput(InstrumentChannel["IDQID1000"]):
             "edge", label=f"Input {n} active edge", unit="",
             get_cmd=f"INPU{n}:EDGE?", set_cmd=f"INPU{n}:EDGE {{}}",
             get_parser=_keyword_reply(_EDGES), vals=vals.Enum(*_EDGES),
+        )
+        self.dead_time_ps: Parameter = self.add_parameter(
+            "dead_time_ps", label=f"Input {n} dead time", unit="ps",
+            get_cmd=f"INPU{n}:DEAD?", set_cmd=f"INPU{n}:DEAD {{:d}}",
+            get_parser=_int_reply, vals=vals.Ints(*parent.dead_time_range_ps),
         )
         self.delay_ps: Parameter = self.add_parameter(
             "delay_ps", label=f"Input {n} delay", unit="ps",
@@ -249,12 +257,12 @@ class IDQWindowFilter(InstrumentChannel["IDQID1000"]):
                 get_cmd=f"{prefix}:WIND:{word}:EDGE?", set_cmd=f"{prefix}:WIND:{word}:EDGE {{}}",
                 get_parser=_keyword_reply(_EDGES), vals=vals.Enum(*_EDGES),
             )
-        self.window_begin_link: Parameter = self.parameters["window_begin_link"]
-        self.window_begin_delay_ps: Parameter = self.parameters["window_begin_delay_ps"]
-        self.window_begin_edge: Parameter = self.parameters["window_begin_edge"]
-        self.window_end_link: Parameter = self.parameters["window_end_link"]
-        self.window_end_delay_ps: Parameter = self.parameters["window_end_delay_ps"]
-        self.window_end_edge: Parameter = self.parameters["window_end_edge"]
+        self.window_begin_link = cast(Parameter, self.parameters["window_begin_link"])
+        self.window_begin_delay_ps = cast(Parameter, self.parameters["window_begin_delay_ps"])
+        self.window_begin_edge = cast(Parameter, self.parameters["window_begin_edge"])
+        self.window_end_link = cast(Parameter, self.parameters["window_end_link"])
+        self.window_end_delay_ps = cast(Parameter, self.parameters["window_end_delay_ps"])
+        self.window_end_edge = cast(Parameter, self.parameters["window_end_edge"])
         self.inside_operation: Parameter = self.add_parameter(
             "inside_operation", label=f"{prefix} operation inside the window", unit="",
             get_cmd=f"{prefix}:OPIN?", set_cmd=f"{prefix}:OPIN {{}}",
@@ -349,8 +357,135 @@ class IDQHistogram(InstrumentChannel["IDQID1000"]):
         return start + width * np.arange(count, dtype=np.int64)
 
 
+
+class ID1000TimeTagger(Adapter["IDQID1000"]):
+    """The ID1000 as a `labctl.instruments.TimeTagger` (inputs 1..``n_inputs``).
+
+    Routing: input ``n`` reaches tag stream ``n`` through delay block ``n``; the
+    conditional sync filter is window filter 1 (the sync delayed past the
+    window, the window opened by a click: labctl's rendering of a filter takes
+    one trigger input, the first click input); gates are window filters 2...
+    (the input passes only inside a window opened by the raw gate input);
+    histograms use ``HIST1`` over a record; count rates the input counters in
+    ``CYCLE`` mode.
+    """
+
+    #: The conditional filter's window stays open this long past the sync's delay, ps.
+    filter_margin_ps = 50_000
+    #: The inputs `start_counting` set up.
+    _counted: tuple[int, ...] = ()
+
+    def _input(self, channel: int) -> IDQInput:
+        count = self.instrument.n_inputs
+        if isinstance(channel, bool) or not isinstance(channel, int) or \
+                not 1 <= channel <= count:
+            raise ValueError(f"{self.instrument.name}: no input {channel!r} (1..{count})")
+        found: IDQInput = self.instrument.inputs[channel - 1]
+        return found
+
+    def input_channels(self) -> tuple[int, ...]:
+        return tuple(range(1, self.instrument.n_inputs + 1))
+
+    def record_raw_inputs(self) -> None:
+        for window in self.instrument.window_filters:
+            window.window_enabled(False)
+        for tag_input in self.instrument.inputs:
+            n = tag_input.index
+            tag_input.enabled(True)
+            tag_input.delay_link(f"INPU{n}")
+            tag_input.delay_ps(0)
+            tag_input.timetag_link(f"DELA{n}")
+            tag_input.timetags_enabled(True)
+
+    def set_input_delay_ps(self, channel: int, delay_ps: int) -> None:
+        self._input(channel).delay_ps(delay_ps)
+
+    def input_delay_ps(self, channel: int) -> int:
+        return int(self._input(channel).delay_ps())
+
+    def set_trigger_level_v(self, channel: int, level_v: float) -> None:
+        self._input(channel).threshold(level_v)
+
+    def trigger_level_v(self, channel: int) -> float:
+        return float(self._input(channel).threshold())
+
+    def set_dead_time_ps(self, channel: int, dead_time_ps: int) -> None:
+        self._input(channel).dead_time_ps(dead_time_ps)
+
+    def dead_time_ps(self, channel: int) -> int:
+        return int(self._input(channel).dead_time_ps())
+
+    def filter_syncs(self, sync: int, clicks: Sequence[int], delay_ps: int) -> None:
+        if not clicks:
+            raise ValueError("filter_syncs needs at least one click input")
+        sync_input, trigger = self._input(sync), self._input(clicks[0])
+        sync_input.delay_link(f"INPU{sync}")
+        sync_input.delay_ps(delay_ps)
+        trigger.delay_link(f"INPU{trigger.index}")
+        self.instrument.tsco1.configure_window(
+            first=f"DELA{sync}", trigger=f"DELA{trigger.index}", begin_delay_ps=0,
+            end_delay_ps=delay_ps + self.filter_margin_ps)
+        sync_input.timetag_link("TSCO1")
+
+    def gate_inputs(self, channels: Sequence[int], gate: int, window_ps: int) -> None:
+        self._input(gate)
+        filters = self.instrument.window_filters[1:]
+        if len(channels) > len(filters):
+            raise ValueError(f"{self.instrument.name}: {len(filters)} window filters can "
+                             f"gate at most {len(filters)} inputs, not {len(channels)}")
+        for channel, window in zip(channels, filters, strict=False):
+            tag_input = self._input(channel)
+            tag_input.delay_link(f"INPU{channel}")
+            window.configure_window(first=f"DELA{channel}", trigger=f"INPU{gate}",
+                                    begin_delay_ps=0, end_delay_ps=window_ps)
+            tag_input.timetag_link(f"TSCO{window.index}")
+
+    def start_recording(self, duration_ps: int) -> None:
+        self.instrument.record_duration_ps(duration_ps)
+        self.instrument.start_acquisition()
+
+    def recording(self) -> bool:
+        return self.instrument.is_acquiring()
+
+    def fetch_tags(self) -> Tags:
+        return self.instrument.fetch_timetags()
+
+    def start_counting(self, channels: Sequence[int], duration_ps: int) -> None:
+        integration_ms = max(1, round(duration_ps * 1e-9))
+        for channel in channels:
+            tag_input = self._input(channel)
+            tag_input.enabled(True)
+            tag_input.counter_mode("CYCLE")
+            tag_input.counter_integration_ms(integration_ms)
+        self._counted = tuple(channels)
+
+    def count_rates_hz(self) -> dict[int, float]:
+        return {channel: float(self._input(channel).count_rate())
+                for channel in self._counted}
+
+    def start_histogram(self, start: int, stop: int, bin_width_ps: int, bins: int,
+                        duration_ps: int) -> None:
+        histogram = self.instrument.hist1
+        histogram.ref_link(f"INPU{self._input(start).index}")
+        histogram.stop_link(f"INPU{self._input(stop).index}")
+        histogram.min_ps(0)
+        histogram.bin_width_ps(bin_width_ps)
+        histogram.bin_count(bins)
+        histogram.flush()
+        self.start_recording(duration_ps)
+
+    def histogram(self) -> NDArray[np.int64]:
+        return self.instrument.hist1.data().astype(np.int64)
+
+    def stop_acquisition(self) -> None:
+        self.instrument.stop_acquisition()
+
+
 class IDQID1000(ScpiInstrument):
     """ID Quantique ID1000 / ID900 time controller: inputs, filters, histograms, time tags."""
+
+    #: Provides `labctl.instruments.TimeTagger` (`labctl.instruments.roles`).
+    capability_adapter: ClassVar[type] = ID1000TimeTagger
 
     #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
     remote_methods: ClassVar[tuple[str, ...]] = (
@@ -370,6 +505,8 @@ class IDQID1000(ScpiInstrument):
     threshold_range_v: ClassVar[tuple[float, float]] = (-2.0, 2.0)
     #: Range of delay blocks, window delays and histogram offsets, ps (labctl's assumption).
     delay_range_ps: ClassVar[tuple[int, int]] = (0, 1_000_000_000)
+    #: Input dead-time range, ps (labctl's assumption).
+    dead_time_range_ps: ClassVar[tuple[int, int]] = (0, 100_000_000)
     #: Histogram bin width range, ps.
     bin_width_range_ps: ClassVar[tuple[int, int]] = (1, 1_000_000_000)
     #: Histogram bin count range.

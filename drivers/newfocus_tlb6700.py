@@ -62,6 +62,8 @@ from pyvisa.errors import VisaIOError
 from qcodes import validators as vals
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
+from drivers._laser import ParameterLaser
+from labctl.instruments.laser import LaserStatus
 from labctl.visa import ScpiInstrument
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,31 @@ _MA_PER_A = 1e3
 _ON_OFF = create_on_off_val_mapping(on_val="1", off_val="0")
 
 
+class TLB6700Laser(ParameterLaser):
+    """The TLB-6700 as a `labctl.instruments.Laser`.
+
+    The controller reports no lock flag; with wavelength tracking on it holds
+    the measured wavelength at the setpoint, so the laser counts as locked while
+    the two agree within `lock_tolerance_nm`.
+    """
+
+    #: How far the measured wavelength may stray from the setpoint while locked, nm.
+    lock_tolerance_nm = 0.01
+
+    def wavelength_nm(self) -> float:
+        return float(self.instrument.wavelength_actual_nm())
+
+    def status(self) -> LaserStatus:
+        drift = abs(float(self.instrument.wavelength_actual_nm())
+                    - float(self.instrument.wavelength_nm()))
+        return LaserStatus(emission=bool(self.instrument.output()),
+                           locked=drift <= self.lock_tolerance_nm)
+
 class NewFocusTLB6700(ScpiInstrument):
     """TLB-6700 Velocity laser: wavelength, diode power, piezo, emission on/off."""
+
+    #: Provides `labctl.instruments.Laser` (`labctl.instruments.roles`).
+    capability_adapter: ClassVar[type] = TLB6700Laser
 
     default_terminator = "\r\n"
     error_query = "ERRSTR?"

@@ -62,6 +62,7 @@ from typing import Any, ClassVar
 from qcodes import validators as vals
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
+from labctl.instruments.adapter import Adapter
 from labctl.visa import ScpiInstrument
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,38 @@ log = logging.getLogger(__name__)
 _CELSIUS = ":UNIT:TEMP C;"
 
 
+class PPLNConverter(Adapter["PPLNFrequencyConverter"]):
+    """The PPLN converter as a `labctl.instruments.FrequencyConverter`."""
+
+    def set_pump_power_w(self, power_w: float) -> None:
+        self.instrument.pump_power(power_w)
+
+    def pump_power_w(self) -> float:
+        return float(self.instrument.pump_power_actual())
+
+    def set_pump_emission(self, on: bool) -> None:
+        self.instrument.pump_emission(on)
+
+    def set_oven_setpoint_c(self, celsius: float) -> None:
+        self.instrument.oven_setpoint_c(celsius)
+
+    def oven_setpoint_c(self) -> float:
+        return float(self.instrument.oven_setpoint_c())
+
+    def oven_temperature_c(self) -> float:
+        return float(self.instrument.oven_temperature_c())
+
+    def set_oven_heater(self, on: bool) -> None:
+        self.instrument.oven_heater(on)
+
+    def safe_state(self) -> None:
+        self.instrument.safe_state()
+
 class PPLNFrequencyConverter(ScpiInstrument):
     """PPLN difference-frequency converter: pump power/emission and oven temperature."""
+
+    #: Provides `labctl.instruments.FrequencyConverter` (`labctl.instruments.roles`).
+    capability_adapter: ClassVar[type] = PPLNConverter
 
     error_query = ":SYST:ERR?"
     #: Pump power setpoint range of the model, W.

@@ -39,6 +39,7 @@ from qcodes.instrument import ChannelList, InstrumentChannel
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
 from labctl.errors import LabctlError
+from labctl.instruments.adapter import Adapter
 from labctl.visa import ScpiInstrument
 
 log = logging.getLogger(__name__)
@@ -135,8 +136,46 @@ class QuantumOpusAmpSimChannel(InstrumentChannel["QuantumOpusAmpSim"]):
         self.output.get()
 
 
+class AmpSimDetectors(Adapter["QuantumOpusAmpSim"]):
+    """The AmpSim bias modules as `labctl.instruments.SinglePhotonDetectors` (channels 1-4)."""
+
+    def _channel(self, channel: int) -> Any:
+        count = int(self.instrument.channel_count)
+        if isinstance(channel, bool) or not isinstance(channel, int) or \
+                not 1 <= channel <= count:
+            raise ValueError(f"{self.instrument.name}: no detector channel {channel!r} "
+                             f"(1..{count})")
+        return getattr(self.instrument, f"ch{channel}")
+
+    def detector_channels(self) -> tuple[int, ...]:
+        return tuple(range(1, int(self.instrument.channel_count) + 1))
+
+    def set_bias_a(self, channel: int, bias_a: float) -> None:
+        self._channel(channel).bias_current(bias_a)
+
+    def bias_a(self, channel: int) -> float:
+        return float(self._channel(channel).bias_current())
+
+    def set_bias_enabled(self, channel: int, on: bool) -> None:
+        self._channel(channel).output(on)
+
+    def count_rate_hz(self, channel: int) -> float:
+        return float(self._channel(channel).count_rate())
+
+    def is_latched(self, channel: int) -> bool:
+        return bool(self._channel(channel).latched())
+
+    def reset_latch(self, channel: int) -> None:
+        self._channel(channel).reset_latch()
+
+    def safe_state(self) -> None:
+        self.instrument.safe_state()
+
 class QuantumOpusAmpSim(ScpiInstrument):
     """Quantum Opus SNSPD bias unit: ``channel_count`` amp-sim channels ``ch1..chN``."""
+
+    #: Provides `labctl.instruments.SinglePhotonDetectors` (`labctl.instruments.roles`).
+    capability_adapter: ClassVar[type] = AmpSimDetectors
 
     #: Number of nanowire channels (one amp-sim module each; the SIM900 has 8 slots).
     channel_count: ClassVar[int] = 4

@@ -27,21 +27,74 @@ Two notes on the QCoDeS driver:
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from qcodes.instrument_drivers.rohde_schwarz import (
     RohdeSchwarzSGS100A as QcodesRohdeSchwarzSGS100A,
 )
 
-from labctl.visa import ScpiErrorQueueMixin
+from labctl.errors import DriverError, LabctlError
+from labctl.instruments.adapter import Adapter
+from labctl.visa import ScpiErrorQueueMixin, parse_error_reply
 
 log = logging.getLogger(__name__)
+
+
+class SGS100AMicrowave(Adapter[QcodesRohdeSchwarzSGS100A]):
+    """An SGS100A as a `labctl.instruments.MicrowaveSource`: QCoDeS's driver or labctl's.
+
+    With QCoDeS's own driver (which reads no error queue) every setting is
+    followed by ``SYST:ERR?`` and a refusal raises `DriverError`; labctl's
+    subclass checks after every write already. The safe state is RF off, read
+    back.
+    """
+
+    def _checked(self, command: str) -> None:
+        if isinstance(self.instrument, ScpiErrorQueueMixin):
+            return
+        reply = self.instrument.ask("SYST:ERR?")
+        if parse_error_reply(reply) != 0:
+            raise DriverError(self.instrument.name, command, reply)
+
+    def set_frequency_hz(self, frequency_hz: float) -> None:
+        self.instrument.frequency(frequency_hz)
+        self._checked("frequency")
+
+    def frequency_hz(self) -> float:
+        return float(self.instrument.frequency())
+
+    def set_power_dbm(self, power_dbm: float) -> None:
+        self.instrument.power(power_dbm)
+        self._checked("power")
+
+    def power_dbm(self) -> float:
+        return float(self.instrument.power())
+
+    def set_iq_modulation(self, on: bool) -> None:
+        self.instrument.IQ_state(on)
+        self._checked("IQ_state")
+
+    def set_output(self, on: bool) -> None:
+        self.instrument.status(on)
+        self._checked("status")
+
+    def output(self) -> bool:
+        return bool(self.instrument.status())
+
+    def safe_state(self) -> None:
+        """RF output off, verified by reading it back."""
+        self.instrument.status(False)
+        if self.instrument.status():
+            raise LabctlError(f"{self.instrument.name}: RF output still on after switching "
+                              "it off")
 
 
 class RohdeSchwarzSGS100A(ScpiErrorQueueMixin, QcodesRohdeSchwarzSGS100A):
     """QCoDeS's SGS100A driver with labctl's error-queue check and safe state."""
 
     error_query = "SYST:ERR?"
+    #: Provides `labctl.instruments.MicrowaveSource` (`labctl.instruments.roles`).
+    capability_adapter: ClassVar[type] = SGS100AMicrowave
 
     def __init__(self, name: str, address: str, **kwargs: Any) -> None:
         super().__init__(name, address, **kwargs)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from qcodes import validators as vals
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
+from drivers._laser import ParameterLaser
 from labctl.visa import ScpiInstrument
 
 _MW_PER_W = 1e3
@@ -27,8 +28,15 @@ def _wavelength_nm(reply: str) -> float:
     return value * 1e9 if value < 1e-3 else value
 
 
+class TSL570Laser(ParameterLaser):
+    """The TSL-570 as a `labctl.instruments.Laser` (no lock or alarm query: reported clear)."""
+
+
 class SantecTSL570(ScpiInstrument):
     """Santec TSL-570 tunable laser: wavelength, power and emission on/off."""
+
+    #: Provides `labctl.instruments.Laser` (`labctl.instruments.roles`).
+    capability_adapter: ClassVar[type] = TSL570Laser
 
     error_query = ":SYST:ERR?"
     #: Tuning range of the model (type A), nm.

@@ -7,7 +7,7 @@ command set such experiments need: the waveform list, the hardware sequencer,
 run control and the per-channel output levels.
 
 Waveform format (``INTeger`` waveforms), defined once in
-`labctl.pulses.awg5014_format` for the driver and for the emulator that
+`wire_formats.tektronix_awg5014` for the driver and for the emulator that
 decodes uploaded waveforms: each sample is one
 little-endian ``uint16`` whose bits 0-13 are the 14-bit DAC code, bit 14 is
 marker 1 and bit 15 is marker 2. The analog value ``a`` in [-1, 1] (fraction
@@ -70,9 +70,11 @@ from qcodes.instrument import ChannelList, InstrumentChannel
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
 from labctl.errors import DriverError
-from labctl.pulses.awg5014_format import decode_waveform, encode_waveform
-from labctl.pulses.program import JumpTarget, SequenceElement
+from labctl.instruments.adapter import Adapter
+from labctl.instruments.sequencer import SequencerLimits, check_sequence
+from labctl.pulses.program import JumpTarget, RenderedProgram, SequenceElement
 from labctl.visa import ScpiInstrument
+from wire_formats.tektronix_awg5014 import decode_waveform, encode_waveform
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +197,63 @@ class AWG5014CChannel(InstrumentChannel):
                 )
 
 
+
+class AWG5014CSequencer(Adapter["TektronixAWG5014C"]):
+    """The AWG5014C as a `labctl.instruments.PulseSequencer` (its limits: the class data)."""
+
+    def limits(self) -> SequencerLimits:
+        return sequencer_limits(type(self.instrument))
+
+    def sample_rate_hz(self) -> float:
+        return float(self.instrument.sample_rate())
+
+    def set_amplitude_vpp(self, channel: int, amplitude_vpp: float) -> None:
+        self.instrument.channel(channel).amplitude(amplitude_vpp)
+
+    def load_sequence(self, program: RenderedProgram) -> None:
+        awg = self.instrument
+        awg.stop()
+        awg.delete_all_waveforms()
+        for name, samples in program.waveforms.items():
+            awg.upload_waveform(name, samples.analog, samples.marker1, samples.marker2)
+        awg.define_sequence(program.elements)
+        if program.dynamic_jumps:
+            awg.define_dynamic_jumps(program.dynamic_jumps)
+            awg.event_jump_mode("dynamic")
+        else:
+            awg.event_jump_mode("event")
+        for channel in program.channels:
+            awg.channel(channel).output(True)
+        awg.run_mode("sequence")
+
+    def run(self) -> None:
+        self.instrument.run()
+
+    def stop(self) -> None:
+        self.instrument.stop()
+
+    def safe_state(self) -> None:
+        self.instrument.safe_state()
+
+
+def sequencer_limits(model: type[TektronixAWG5014C]) -> SequencerLimits:
+    """What an AWG5000-series model can play (from its class data)."""
+    return SequencerLimits(
+        channels=model.n_channels, markers_per_channel=2,
+        sample_rate_range_hz=model.sample_rate_range_hz,
+        amplitude_range_vpp=model.amplitude_range_v,
+        min_waveform_points=model.min_waveform_points,
+        max_waveform_points=model.max_waveform_points,
+        waveform_granularity=model.waveform_granularity,
+        max_sequence_length=model.max_sequence_length, max_loop_count=model.max_loop_count,
+        max_jump_pattern=model.max_jump_pattern)
+
+
 class TektronixAWG5014C(ScpiInstrument):
     """Tektronix AWG5014C: waveform list, hardware sequencer, run control, outputs."""
+
+    #: Provides `labctl.instruments.PulseSequencer` (`labctl.instruments.roles`).
+    capability_adapter: ClassVar[type] = AWG5014CSequencer
 
     #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
     remote_methods: ClassVar[tuple[str, ...]] = (
@@ -345,11 +402,11 @@ class TektronixAWG5014C(ScpiInstrument):
         is sent. Select ``run_mode("sequence")`` to play it.
         """
         count = len(elements)
-        if not 1 <= count <= self.max_sequence_length:
-            raise ValueError(f"a sequence has 1 .. {self.max_sequence_length} elements, "
-                             f"got {count}")
-        for index, element in enumerate(elements, start=1):
-            self._check_element(index, element, count)
+        check_sequence(elements, sequencer_limits(type(self)))
+        for element in elements:
+            for name in element.waveforms:
+                if name is not None:
+                    check_waveform_name(name, allow_predefined=True)
         self.sequence_length.set(0)
         self.sequence_length.set(count)
         for index, element in enumerate(elements, start=1):
@@ -385,24 +442,6 @@ class TektronixAWG5014C(ScpiInstrument):
         """Read the sequence table back from the instrument."""
         return [self._read_element(index)
                 for index in range(1, self.sequence_length.get() + 1)]
-
-    def _check_element(self, index: int, element: SequenceElement, count: int) -> None:
-        if not isinstance(element, SequenceElement):
-            raise TypeError(f"element {index} is a {type(element).__name__}, "
-                            f"not a SequenceElement")
-        for name in element.waveforms:
-            if name is not None:
-                check_waveform_name(name, allow_predefined=True)
-        if len(element.waveforms) > self.n_channels:
-            raise ValueError(f"element {index} names {len(element.waveforms)} channels, "
-                             f"the AWG has {self.n_channels}")
-        if element.loop_count > self.max_loop_count:
-            raise ValueError(f"element {index}: loop_count {element.loop_count} exceeds "
-                             f"{self.max_loop_count}")
-        for what, target in (("event_jump", element.event_jump), ("goto", element.goto)):
-            if isinstance(target, int) and target > count:
-                raise ValueError(f"element {index}: {what} target {target} is beyond the "
-                                 f"last element {count}")
 
     def _write_element(self, index: int, element: SequenceElement) -> None:
         prefix = f"SEQ:ELEM{index}"

@@ -51,8 +51,6 @@ from labctl.analysis.estimators import (
 from labctl.data.archive import RunData
 from labctl.engine.experiment import Block, Experiment, RunContext
 from labctl.physics.emitter import Readout
-from labctl.pulses.program import load_program
-from labctl.pulses.wiring import parse_wiring
 
 _PATTERNS = ("plus", "minus")
 
@@ -129,25 +127,25 @@ def _key(basis: str, pattern: str, pair: str) -> str:
     return f"{basis}_{pattern}_{pair}"
 
 
-class AlphaSweep(Experiment):
+class AlphaSweep(Experiment[AlphaSweepConfig]):
     """Herald rate and fidelity vs α; the fastest α that reaches the target fidelity."""
 
     name: ClassVar[str] = "alpha_sweep"
     description: ClassVar[str] = ("single-click rate/fidelity trade-off: herald rate and "
                                   "readout-corrected fidelity vs α, and the α to use")
-    config_type: ClassVar[type] = AlphaSweepConfig
+    config_type: ClassVar[type[Any]] = AlphaSweepConfig
     value_names: ClassVar[tuple[str, ...]] = (
         "x", "seconds", "heralds", *(_key(b, p, pair) for b in BASES for p in _PATTERNS
                                      for pair in PAIRS))
 
     def prepare(self, context: RunContext) -> None:
-        config: AlphaSweepConfig = self.config
+        config = self.config
         bring_up(context.station, AttemptDesign(alpha=config.point(0)))
         keep_only_heralded_syncs(context.station)
         gate_detectors(context.station)
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: AlphaSweepConfig = self.config
+        config = self.config
         station = context.station
         alpha = config.point(index)
         design = AttemptDesign(alpha=alpha)
@@ -155,10 +153,7 @@ class AlphaSweep(Experiment):
         total = 0
         for basis in BASES:
             for node in NODES:
-                awg = station.instrument("awg", node)
-                load_program(awg, readout_program(design, basis), awg.sample_rate(),
-                             parse_wiring(station.wiring("awg", node)))
-                awg.run()
+                station.sequencer(node).play(readout_program(design, basis))
             channels, timestamps = acquire(station, config.seconds_per_basis)
             found = heralds(station, channels, timestamps)
             total += found.count

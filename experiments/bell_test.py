@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -51,8 +51,7 @@ from labctl.engine.stopping import (
     StatisticBound,
     StoppingRule,
 )
-from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
-from labctl.pulses.wiring import parse_wiring
+from labctl.pulses.program import Marker, Program, Rotation, Segment
 
 NODES = ("node_a", "node_b")
 #: Readout rotations per node and setting bit: (angle, phase) of one pulse, or None for Z.
@@ -137,11 +136,11 @@ def _trials_from_table(table: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(np.repeat(v, counts) for v in (x, y, a, b))
 
 
-class BellTest(Experiment):
+class BellTest(Experiment[BellTestConfig]):
     name: ClassVar[str] = "bell_test"
     description: ClassVar[str] = ("CHSH Bell test with random settings per trial: S, "
                                   "CHSH-game wins and p-value")
-    config_type: ClassVar[type] = BellTestConfig
+    config_type: ClassVar[type[Any]] = BellTestConfig
     value_names: ClassVar[tuple[str, ...]] = ("seconds", "heralds", *CELLS)
 
     def _design(self) -> AttemptDesign:
@@ -152,13 +151,10 @@ class BellTest(Experiment):
         design = self._design()
         prepare_link(station, design)
         for node in NODES:
-            awg = station.instrument("awg", node)
-            load_program(awg, bell_program(design, node), awg.sample_rate(),
-                         parse_wiring(station.wiring("awg", node)))
-            awg.run()
+            station.sequencer(node).play(bell_program(design, node))
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: BellTestConfig = self.config
+        config = self.config
         station = context.station
         channels, timestamps = acquire(station, config.block_seconds)
         design = self._design()
@@ -177,7 +173,7 @@ class BellTest(Experiment):
                      progress={"trials": len(sync_ps)})
 
     def stopping_rule(self) -> StoppingRule:
-        config: BellTestConfig = self.config
+        config = self.config
         rules: list[StoppingRule] = [FixedCount(config.blocks)]
         if config.stop_sigmas > 0:
             rules.append(StatisticBound("S", _s_statistic, 2.0, config.stop_sigmas))

@@ -1,12 +1,15 @@
 """Bringing a two-node link up for entanglement attempts (single-click or Barrett–Kok).
 
-Everything goes through the station by role and through `labctl.pulses`;
-nothing here knows whether the station is simulated. `LinkSettings` holds
-the numbers a lab finds by calibration (excitation π power, Rabi frequency,
-optical delay, phase-matching temperature, SNSPD bias); their defaults are
-the virtual lab's, so a dry run works out of the box. The tagger helpers
-set up the time controller's window filters so only attempts with a click
-reach the tag stream (`keep_only_heralded_syncs`, `gate_detectors`).
+Everything goes through the station's capabilities by role
+(`labctl.instruments`) and through `labctl.pulses`; the cabling — which
+tagger input sees the sync or a detector, which AWG marker gates what — is
+the station file's ``wiring:``, here only by name. Nothing here knows whether
+the station is simulated, or whose instruments it has. The numbers a lab
+finds by calibration (excitation π power, Rabi frequency, optical delay,
+phase-matching temperature, SNSPD bias) default to the virtual lab's, so a
+dry run works out of the box. The tagger helpers set up its conditional
+filter and gates so only attempts with a click reach the tag stream
+(`keep_only_heralded_syncs`, `gate_detectors`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
-from labctl.pulses.wiring import parse_wiring
+from labctl.instruments.tagger import Tags
+from labctl.pulses.program import Marker, Program, Rotation, Segment
 from labctl.station import LabStation
 from labctl.timetags.heralds import (
     BarrettKokHeralds,
@@ -27,6 +30,11 @@ from labctl.timetags.heralds import (
 )
 
 NODES = ("node_a", "node_b")
+#: The node of the heralding station (detectors, tagger, phase reference).
+HERALDING = "heralding"
+#: Tagger inputs by the names of the station's wiring.
+SYNC = "sync"
+DETECTORS = ("herald_plus", "herald_minus")
 #: Rabi frequency at full-scale I/Q, 10 dBm and 4.5 Vpp (calibrated by a Rabi scan).
 RABI_FULL_SCALE_HZ = 10e6
 #: Excitation pulse to photon arrival at the detectors (calibrated from histograms).
@@ -96,104 +104,78 @@ def bring_up(station: LabStation, design: AttemptDesign = AttemptDesign(),
              reference_on: bool = True) -> None:
     """Lasers, microwaves, converters, detectors, tagger and both AWGs, then run."""
     for node in NODES:
-        laser = station.instrument("excitation_laser", node)
-        laser.wavelength_nm(637.22)
-        laser.power(1e-3)
-        laser.output(True)
-        mw = station.instrument("mw_source", node)
-        mw.frequency(2.878e9)
-        mw.power(10)
-        mw.IQ_state(True)
-        mw.status(True)
-        converter = station.instrument("frequency_converter", node)
-        converter.oven_setpoint_c(design.oven_c)
-        converter.oven_heater(True)
-        converter.pump_power(2.0)
-        converter.pump_emission(True)
+        laser = station.laser("excitation_laser", node)
+        laser.set_wavelength_nm(637.22)
+        laser.set_power_w(1e-3)
+        laser.set_emission(True)
+        mw = station.microwave(node)
+        mw.set_frequency_hz(2.878e9)
+        mw.set_power_dbm(10)
+        mw.set_iq_modulation(True)
+        mw.set_output(True)
+        converter = station.converter(node)
+        converter.set_oven_setpoint_c(design.oven_c)
+        converter.set_oven_heater(True)
+        converter.set_pump_power_w(2.0)
+        converter.set_pump_emission(True)
     station.clock.sleep(400.0)   # ovens settle (20 s time constant)
-    snspd = station.instrument("snspd", "heralding")
-    for channel in (snspd.ch1, snspd.ch2):
-        channel.bias_current(15e-6)
-        channel.output(True)
-    reference = station.instrument("phase_reference_laser", "heralding")
-    reference.wavelength_nm(1588.0)
-    reference.power(1e-3)
-    reference.output(reference_on)
+    station.detectors(HERALDING).bias_all(15e-6)
+    reference = station.laser("phase_reference_laser", HERALDING)
+    reference.set_wavelength_nm(1588.0)
+    reference.set_power_w(1e-3)
+    reference.set_emission(reference_on)
     record_raw_streams(station)
     program = attempt_program(design)
     for node in NODES:
-        awg = station.instrument("awg", node)
-        for channel in range(1, 5):
-            awg.channel(channel).amplitude(4.5)
-        load_program(awg, program, awg.sample_rate(), parse_wiring(station.wiring("awg", node)))
-        awg.run_mode("sequence")
-        awg.run()
+        station.sequencer(node).play(program)
 
 
 def record_raw_streams(station: LabStation) -> None:
     """Every tagger input on, each tag stream carrying its own input, no delays, no filters."""
-    tagger = station.instrument("time_tagger", "heralding")
-    for tag_input in tagger.inputs:
-        tag_input.enabled(True)
-        tag_input.timetags_enabled(True)
-        tag_input.timetag_link(f"DELA{tag_input.index}")
-        tag_input.delay_ps(0)
+    station.tagger(HERALDING).record_raw_inputs()
 
 
-def acquire(station: LabStation, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    tagger = station.instrument("time_tagger", "heralding")
-    duration_ps = round(seconds * 1e12)
-    tagger.record_duration_ps(duration_ps)
-    tagger.start_acquisition()
-    station.clock.sleep(duration_ps * 1e-12)
-    return tagger.fetch_timetags()
+def acquire(station: LabStation, seconds: float) -> Tags:
+    """Record ``seconds`` of tags at the heralding station."""
+    return station.tagger(HERALDING).record(seconds)
 
 
 def heralds(station: LabStation, channels: np.ndarray, timestamps: np.ndarray,
             window: float = WINDOW) -> Heralds:
     """Single-click heralds in a recording, allowing for the tagger's input delays."""
-    tagger = station.instrument("time_tagger", "heralding")
-    offset = tagger.input1.delay_ps() - tagger.input3.delay_ps()
-    return extract_heralds(channels, timestamps, sync_channel=3, detector_channels=(1, 2),
-                           window_ps=round(window * 1e12), offset_ps=offset)
+    tagger = station.tagger(HERALDING)
+    return extract_heralds(channels, timestamps, sync_channel=tagger.channel(SYNC),
+                           detector_channels=_detector_channels(station),
+                           window_ps=round(window * 1e12),
+                           offset_ps=tagger.offset_ps(DETECTORS[0], SYNC))
 
 
 def barrett_kok_heralds(station: LabStation, channels: np.ndarray, timestamps: np.ndarray,
                         design: AttemptDesign) -> BarrettKokHeralds:
     """Barrett–Kok heralds (one click in each round's window), allowing for input delays."""
-    tagger = station.instrument("time_tagger", "heralding")
-    offset = tagger.input1.delay_ps() - tagger.input3.delay_ps()
+    tagger = station.tagger(HERALDING)
+    offset = tagger.offset_ps(DETECTORS[0], SYNC)
     offsets = tuple(offset + round(o * 1e12) for o in design.round_offsets)
-    return extract_barrett_kok_heralds(channels, timestamps, sync_channel=3,
-                                       detector_channels=(1, 2),
+    return extract_barrett_kok_heralds(channels, timestamps, sync_channel=tagger.channel(SYNC),
+                                       detector_channels=_detector_channels(station),
                                        window_ps=round(design.window * 1e12),
                                        offsets_ps=(offsets[0], offsets[1]))
+
+
+def _detector_channels(station: LabStation) -> tuple[int, int]:
+    tagger = station.tagger(HERALDING)
+    return tagger.channel(DETECTORS[0]), tagger.channel(DETECTORS[1])
 
 
 def keep_only_heralded_syncs(station: LabStation, span: float = 100e-9) -> None:
     """The tagger's conditional filter: record a sync only if a click followed it.
 
-    The sync (input 3, through delay block 3, delayed by ``span`` — past the
-    last detection window) passes window filter 1 only inside a window
-    opened by a herald click; tag stream 3 records the filter's output
-    instead of the raw sync.
+    The sync is delayed by ``span`` (past the last detection window) and
+    recorded only if a heralding detector clicked in that time.
     """
-    tagger = station.instrument("time_tagger", "heralding")
-    span_ps = round(span * 1e12)
-    tagger.input3.delay_link("INPU3")
-    tagger.input3.delay_ps(span_ps)
-    tagger.input1.delay_link("INPU1")
-    tagger.tsco1.configure_window(first="DELA3", trigger="DELA1", begin_delay_ps=0,
-                                  end_delay_ps=span_ps + 50_000)
-    tagger.input3.timetag_link("TSCO1")
+    station.tagger(HERALDING).filter_syncs(SYNC, DETECTORS, round(span * 1e12))
 
 
-def gate_detectors(station: LabStation) -> None:
+def gate_detectors(station: LabStation, window: float = WINDOW) -> None:
     """Record the heralding detectors only inside detection windows opened by the sync."""
-    tagger = station.instrument("time_tagger", "heralding")
-    for number, tsco in ((1, tagger.tsco2), (2, tagger.tsco3)):
-        channel = tagger.inputs[number - 1]
-        channel.delay_link(f"INPU{number}")
-        tsco.configure_window(first=f"DELA{number}", trigger="INPU3", begin_delay_ps=0,
-                              end_delay_ps=round(WINDOW * 1e12))
-        channel.timetag_link(f"TSCO{tsco.index}")
+    station.tagger(HERALDING).gate_inputs(DETECTORS, SYNC, round(window * 1e12))

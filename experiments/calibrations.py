@@ -36,7 +36,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from experiments.bringup import (
+    DETECTORS,
+    HERALDING,
     NODES,
+    SYNC,
     AttemptDesign,
     acquire,
     bring_up,
@@ -56,6 +59,7 @@ from labctl.analysis.models import (
 )
 from labctl.data.archive import RunData
 from labctl.engine.experiment import Block, Experiment, RunContext
+from labctl.station import LabStation
 from labctl.timetags.histograms import histogram_of
 
 #: Planck constant times the speed of light, J m.
@@ -64,8 +68,6 @@ _HC = 6.62607015e-34 * 2.99792458e8
 MAX_BIAS_A = 22e-6
 #: Interval between count-rate readings while averaging a point, s.
 RATE_READ_INTERVAL = 1.0
-#: Tagger inputs of the heralding detectors (`experiments.bringup.heralds`).
-DETECTOR_INPUTS = (1, 2)
 
 
 def _check_scan(start: float, stop: float, steps: int, low: float, high: float,
@@ -99,7 +101,7 @@ def _fit_curve(model: lmfit.Model, fitted: dict[str, float | bool | str | None],
 
 @dataclass(frozen=True)
 class BiasScanConfig(LinearScan):
-    """A scan of SNSPD ``channel``'s bias from ``start`` to ``stop`` (A) in ``steps`` points.
+    """A scan of heralding ``detector``'s bias from ``start`` to ``stop`` (A) in ``steps`` points.
 
     ``seconds_per_point`` is spent lit and as long again dark. The reference
     laser emits ``power_w`` at ``wavelength_nm``; ``photon_fraction`` is the
@@ -111,16 +113,16 @@ class BiasScanConfig(LinearScan):
     stop: float = 21e-6
     steps: int = 35
     seconds_per_point: float = 2.0
-    channel: int = 1
+    detector: str = DETECTORS[0]
     power_w: float = 20e-3
     wavelength_nm: float = 1588.0
     photon_fraction: float = 5e-14
     efficiency_fraction: float = 0.95
 
     def __post_init__(self) -> None:
-        if self.channel not in (1, 2):
-            raise ValueError(f"channel must be 1 or 2 (a heralding detector), got "
-                             f"{self.channel}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be a heralding detector "
+                             f"({', '.join(DETECTORS)}), got {self.detector!r}")
         _check_scan(self.start, self.stop, self.steps, 0.0, MAX_BIAS_A, "A")
         if self.stop >= MAX_BIAS_A:
             raise ValueError(f"stop must stay below the switching current {MAX_BIAS_A:g} A "
@@ -204,42 +206,42 @@ def _efficiency(config: BiasScanConfig, lit: NDArray[np.float64], dark: NDArray[
     return (lit - dark) / flux, error
 
 
-class SnspdBiasScan(Experiment):
+class SnspdBiasScan(Experiment[BiasScanConfig]):
     """SNSPD bias scan under the phase-reference laser: efficiency plateau and operating bias."""
 
     name: ClassVar[str] = "snspd_bias_scan"
     description: ClassVar[str] = ("SNSPD bias scan, reference laser on and off: efficiency "
                                   "plateau, half-point, dark counts and operating bias")
-    config_type: ClassVar[type] = BiasScanConfig
+    config_type: ClassVar[type[Any]] = BiasScanConfig
     value_names: ClassVar[tuple[str, ...]] = ("x", "lit_rate", "dark_rate", "seconds")
 
     def prepare(self, context: RunContext) -> None:
-        config: BiasScanConfig = self.config
+        config = self.config
         station = context.station
         for node in NODES:   # no attempt photons and no pump noise on the detectors
-            station.instrument("awg", node).stop()
-            station.instrument("frequency_converter", node).pump_emission(False)
-        laser = station.instrument("phase_reference_laser", "heralding")
-        laser.wavelength_nm(config.wavelength_nm)
-        laser.power(config.power_w)
-        laser.output(False)
-        channel = getattr(station.instrument("snspd", "heralding"), f"ch{config.channel}")
-        channel.bias_current(config.start)
-        channel.output(True)
+            station.sequencer(node).stop()
+            station.converter(node).set_pump_emission(False)
+        laser = station.laser("phase_reference_laser", HERALDING)
+        laser.set_wavelength_nm(config.wavelength_nm)
+        laser.set_power_w(config.power_w)
+        laser.set_emission(False)
+        detectors = station.detectors(HERALDING)
+        detectors.set_bias_a(config.detector, config.start)
+        detectors.set_bias_enabled(config.detector, True)
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: BiasScanConfig = self.config
+        config = self.config
         station = context.station
         x = config.point(index)
-        channel = getattr(station.instrument("snspd", "heralding"), f"ch{config.channel}")
-        if channel.latched():
-            channel.reset_latch()
-        channel.bias_current(x)
-        laser = station.instrument("phase_reference_laser", "heralding")
-        laser.output(True)
-        lit = _average_rate(station, channel, config.seconds_per_point)
-        laser.output(False)
-        dark = _average_rate(station, channel, config.seconds_per_point)
+        detectors = station.detectors(HERALDING)
+        if detectors.is_latched(config.detector):
+            detectors.reset_latch(config.detector)
+        detectors.set_bias_a(config.detector, x)
+        laser = station.laser("phase_reference_laser", HERALDING)
+        laser.set_emission(True)
+        lit = _average_rate(station, config.detector, config.seconds_per_point)
+        laser.set_emission(False)
+        dark = _average_rate(station, config.detector, config.seconds_per_point)
         return Block(values={"x": x, "lit_rate": lit, "dark_rate": dark,
                              "seconds": config.seconds_per_point},
                      progress={"lit_rate": lit, "dark_rate": dark})
@@ -292,7 +294,7 @@ class SnspdBiasScan(Experiment):
         efficiency, error = _efficiency(config, lit, dark, seconds)
         curve = _fit_curve(SnspdBiasModel(dark_counts=False), result.efficiency_fit, x)
         scan_plot(path, x, efficiency, error, "bias current (A)", "detection efficiency",
-                  f"run {data.info.run_id} {cls.name} ch{config.channel}: {result.message}",
+                  f"run {data.info.run_id} {cls.name} {config.detector}: {result.message}",
                   *(curve if curve is not None else (None, None)))
         return True
 
@@ -303,14 +305,15 @@ def _bias_result(name: str, fits: tuple[dict[str, Any], dict[str, Any]], message
                           None, False, message, points)
 
 
-def _average_rate(station: Any, channel: Any, seconds: float) -> float:
-    """Mean of the channel's count rate read every `RATE_READ_INTERVAL` over ``seconds``."""
+def _average_rate(station: LabStation, detector: str, seconds: float) -> float:
+    """Mean of the detector's count rate read every `RATE_READ_INTERVAL` over ``seconds``."""
+    detectors = station.detectors(HERALDING)
     readings = []
     remaining = seconds
     while remaining > 1e-12:
         step = min(RATE_READ_INTERVAL, remaining)
         station.clock.sleep(step)
-        readings.append((step, float(channel.count_rate())))
+        readings.append((step, detectors.count_rate_hz(detector)))
         remaining -= step
     return sum(step * rate for step, rate in readings) / seconds
 
@@ -352,29 +355,29 @@ class ScanFitResult:
     counts: int
 
 
-class ConverterPhaseMatching(Experiment):
+class ConverterPhaseMatching(Experiment[PhaseMatchingConfig]):
     """Oven-temperature scan of both converters with attempts running: T0 and FWHM."""
 
     name: ClassVar[str] = "converter_phase_matching"
     description: ClassVar[str] = ("converter oven scan with single-click attempts: "
                                   "phase-matching temperature and width")
-    config_type: ClassVar[type] = PhaseMatchingConfig
+    config_type: ClassVar[type[Any]] = PhaseMatchingConfig
     value_names: ClassVar[tuple[str, ...]] = ("x", "temperature", "clicks", "attempts",
                                               "seconds")
 
     def prepare(self, context: RunContext) -> None:
-        config: PhaseMatchingConfig = self.config
+        config = self.config
         bring_up(context.station, AttemptDesign(alpha=config.alpha, oven_c=config.start))
         keep_only_heralded_syncs(context.station)
         gate_detectors(context.station)
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: PhaseMatchingConfig = self.config
+        config = self.config
         station = context.station
         x = config.point(index)
-        converters = [station.instrument("frequency_converter", node) for node in NODES]
+        converters = [station.converter(node) for node in NODES]
         for converter in converters:
-            converter.oven_setpoint_c(x)
+            converter.set_oven_setpoint_c(x)
         station.clock.sleep(config.settle_seconds)
         temperature = float(np.mean([c.oven_temperature_c() for c in converters]))
         channels, timestamps = acquire(station, config.seconds_per_point)
@@ -458,7 +461,7 @@ class DetectorTiming:
     ``fit`` is the timing fit in ps (the histogram's unit); the fields are in s.
     """
 
-    detector: int
+    detector: str
     fit: dict[str, float | bool | str | None]
     onset_after_sync_s: float | None
     onset_after_sync_s_err: float | None
@@ -481,38 +484,37 @@ class DetectorOffsetsResult:
     window_offset_s: float
 
 
-def _histogram_name(detector: int) -> str:
+def _histogram_name(detector: str) -> str:
     return f"hist_{detector}"
 
 
-class DetectorOffsets(Experiment):
+class DetectorOffsets(Experiment[DetectorOffsetsConfig]):
     """Click-time histograms after the sync with attempts running: onset, jitter, delay."""
 
     name: ClassVar[str] = "detector_offsets"
     description: ClassVar[str] = ("herald click-time histograms after the sync: detector "
                                   "onset, jitter, optical delay and window opening")
-    config_type: ClassVar[type] = DetectorOffsetsConfig
+    config_type: ClassVar[type[Any]] = DetectorOffsetsConfig
     value_names: ClassVar[tuple[str, ...]] = ("seconds", "attempts",
-                                              *(f"clicks_{d}" for d in DETECTOR_INPUTS))
+                                              *(f"clicks_{d}" for d in DETECTORS))
 
     def prepare(self, context: RunContext) -> None:
-        config: DetectorOffsetsConfig = self.config
+        config = self.config
         bring_up(context.station, config.design())
         keep_only_heralded_syncs(context.station)   # the detectors stay ungated
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: DetectorOffsetsConfig = self.config
+        config = self.config
         station = context.station
         channels, timestamps = acquire(station, config.block_seconds)
         found = heralds(station, channels, timestamps, window=config.window)
-        tagger = station.instrument("time_tagger", "heralding")
         # the sync is delayed past the window by the conditional filter: undo the input delays
-        offset = tagger.input1.delay_ps() - tagger.input3.delay_ps()
+        offset = station.tagger(HERALDING).offset_ps(DETECTORS[0], SYNC)
         after_opening = found.delay_ps - offset
         values: dict[str, float] = {"seconds": config.block_seconds,
                                     "attempts": float(found.attempts)}
         arrays: dict[str, NDArray[Any]] = {}
-        for number, detector in enumerate(DETECTOR_INPUTS):
+        for number, detector in enumerate(DETECTORS):
             histogram = histogram_of(after_opening[found.detector == number], config.bin_ps,
                                      (0, config.window_ps))
             arrays[_histogram_name(detector)] = histogram.counts
@@ -524,7 +526,7 @@ class DetectorOffsets(Experiment):
     def analyze(cls, data: RunData) -> DetectorOffsetsResult:
         config = DetectorOffsetsConfig(**data.info.config)
         timings = []
-        for detector in DETECTOR_INPUTS:
+        for detector in DETECTORS:
             centers, counts = _histogram(data, config, detector)
             result = fit_counts(DetectorTimingModel(), centers, counts)
             timings.append(_timing(detector, result, config, int(counts.sum())))
@@ -550,15 +552,15 @@ class DetectorOffsets(Experiment):
 
 
 def _histogram(data: RunData, config: DetectorOffsetsConfig,
-               detector: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+               detector: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Bin centres (ps: the fit's unit) and the counts summed over the run's blocks."""
     blocks = data.arrays(_histogram_name(detector))
-    counts = np.sum([np.asarray(b, dtype=float) for b in blocks], axis=0)
-    centers = (np.arange(len(counts)) + 0.5) * config.bin_ps
+    counts: NDArray[np.float64] = np.sum([np.asarray(b, dtype=float) for b in blocks], axis=0)
+    centers = (np.arange(len(counts), dtype=np.float64) + 0.5) * config.bin_ps
     return centers, counts
 
 
-def _timing(detector: int, result: FitResult, config: DetectorOffsetsConfig,
+def _timing(detector: str, result: FitResult, config: DetectorOffsetsConfig,
             clicks: int) -> DetectorTiming:
     if not result.converged:
         return DetectorTiming(detector, result.to_dict(), None, None, None, None, None, None,

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from experiments.bringup import (
     EXCITATION_AT,
+    HERALDING,
     OPTICAL_DELAY,
     RABI_FULL_SCALE_HZ,
     ROUND_GAP,
+    SYNC,
     WINDOW,
     AttemptDesign,
     acquire,
@@ -50,8 +52,7 @@ from labctl.analysis.estimators import (
 from labctl.data.archive import RunData
 from labctl.engine.experiment import Block, Experiment, RunContext
 from labctl.physics.emitter import Readout
-from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
-from labctl.pulses.wiring import parse_wiring
+from labctl.pulses.program import Marker, Program, Rotation, Segment
 from labctl.station import LabStation
 
 BASES = ("Z", "X", "Y")
@@ -152,11 +153,11 @@ def readout_program(design: AttemptDesign, basis: str) -> Program:
                    sequence=(("attempt", None, 2, None), ("readout", 1, None, 1)))
 
 
-class Entanglement(Experiment):
+class Entanglement(Experiment[EntanglementConfig]):
     name: ClassVar[str] = "entanglement"
     description: ClassVar[str] = ("heralded entanglement: herald rate and fidelity from "
                                   "readout-corrected XX, YY, ZZ")
-    config_type: ClassVar[type] = EntanglementConfig
+    config_type: ClassVar[type[Any]] = EntanglementConfig
     value_names: ClassVar[tuple[str, ...]] = (
         "basis", "seconds", "heralds", *(f"{pattern}_{pair}" for pattern in ("plus", "minus")
                                          for pair in PAIRS))
@@ -168,14 +169,11 @@ class Entanglement(Experiment):
         prepare_link(context.station, self._design())
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: EntanglementConfig = self.config
+        config = self.config
         station = context.station
         basis = BASES[index % 3]
         for node in ("node_a", "node_b"):
-            awg = station.instrument("awg", node)
-            load_program(awg, readout_program(self._design(), basis), awg.sample_rate(),
-                         parse_wiring(station.wiring("awg", node)))
-            awg.run()
+            station.sequencer(node).play(readout_program(self._design(), basis))
         channels, timestamps = acquire(station, config.block_seconds)
         design = self._design()
         sync_ps, minus = find_heralds(station, channels, timestamps, design)
@@ -252,7 +250,7 @@ def corrected_correlators(counts: dict[str, tuple[np.ndarray, np.ndarray]],
     return measured
 
 
-def bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
+def bright_after(station: LabStation, channels: np.ndarray, timestamps: np.ndarray,
                  sync_ps: np.ndarray, node: str,
                  period: float = AttemptDesign().period) -> np.ndarray:
     """For each herald: did the node's readout see at least one photon?"""
@@ -260,19 +258,18 @@ def bright_after(station: object, channels: np.ndarray, timestamps: np.ndarray,
                             READOUT_START, READOUT_LENGTH, period)
 
 
-def tag_after_herald(station: object, channels: np.ndarray, timestamps: np.ndarray,
+def tag_after_herald(station: LabStation, channels: np.ndarray, timestamps: np.ndarray,
                      sync_ps: np.ndarray, tagger_input: str, start: float,
                      length: float, period: float = AttemptDesign().period) -> np.ndarray:
     """For each herald: is there a tag on ``tagger_input`` (a name in the tagger's
     wiring) within ``length`` s from ``start`` s into the element played after the
     heralding attempt (of ``period`` s)?"""
-    tagger = station.instrument("time_tagger", "heralding")  # type: ignore[attr-defined]
-    wiring = station.wiring("time_tagger", "heralding")  # type: ignore[attr-defined]
-    if tagger_input not in wiring:
+    tagger = station.tagger(HERALDING)
+    if not tagger.has(tagger_input):
         raise ValueError(f"the time tagger's wiring has no input {tagger_input!r}")
-    tags = np.sort(timestamps[channels == wiring[tagger_input]])
+    tags = np.sort(timestamps[channels == tagger.channel(tagger_input)])
     window_open = EXCITATION_AT + OPTICAL_DELAY
-    begin = (sync_ps - tagger.input3.delay_ps()
+    begin = (sync_ps + tagger.offset_ps(tagger_input, SYNC)
              + round((period - window_open + start) * 1e12))
     first = np.searchsorted(tags, begin)
     last = np.searchsorted(tags, begin + round(length * 1e12))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -57,23 +57,23 @@ class HeraldRateResult:
     blocks: int
 
 
-class HeraldRate(Experiment):
+class HeraldRate(Experiment[HeraldRateConfig]):
     """Heralded-entanglement attempts; counts heralds per block."""
 
     name: ClassVar[str] = "herald_rate"
     description: ClassVar[str] = "single-click attempts: herald rate with its Poisson error"
-    config_type: ClassVar[type] = HeraldRateConfig
+    config_type: ClassVar[type[Any]] = HeraldRateConfig
     value_names: ClassVar[tuple[str, ...]] = ("seconds", "attempts", "heralds", "clicks")
 
     def prepare(self, context: RunContext) -> None:
-        config: HeraldRateConfig = self.config
+        config = self.config
         bring_up(context.station, AttemptDesign(alpha=config.alpha, period=config.period))
         if config.conditional_filter:
             keep_only_heralded_syncs(context.station)
             gate_detectors(context.station)
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: HeraldRateConfig = self.config
+        config = self.config
         channels, timestamps = acquire(context.station, config.block_seconds)
         found = heralds(context.station, channels, timestamps)
         return Block(
@@ -88,7 +88,7 @@ class HeraldRate(Experiment):
         from labctl.report.run_plots import per_block
 
         rates = data.values["heralds"] / data.values["seconds"]
-        per_block(path, {"herald rate (Hz)": rates},  # type: ignore[arg-type]
+        per_block(path, {"herald rate (Hz)": rates.tolist()},  # type: ignore[arg-type]
                   title=f"run {data.info.run_id}: {result.herald_rate_hz:.2f} ± "
                         f"{result.herald_rate_err_hz:.2f} Hz")
         return True

@@ -49,8 +49,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from experiments.bringup import (
+    DETECTORS,
+    HERALDING,
     NODES,
     OPTICAL_DELAY,
+    SYNC,
     AttemptDesign,
     acquire,
     attempt_program,
@@ -62,18 +65,15 @@ from labctl.analysis.fitting import FitResult, fit
 from labctl.analysis.models import HomDipModel
 from labctl.data.archive import RunData
 from labctl.engine.experiment import Block, Experiment, RunContext
-from labctl.pulses.program import Program, Segment, load_program
-from labctl.pulses.wiring import parse_wiring
+from labctl.pulses.program import Program, Segment
+from labctl.station import LabStation
 
 #: The window must stay open this many lifetimes after the latest photon (e^-6 ≈ 0.25 %).
 MIN_TAIL_LIFETIMES = 6.0
 #: Longest delay the scan may reach, s (the excitation must stay inside the attempt element).
 MAX_DELAY = 500e-9
-#: Tagger inputs of the heralding detectors and of the sync (`experiments.bringup.heralds`).
-DETECTOR_INPUTS = (1, 2)
-SYNC_INPUT = 3
-#: How far the conditional filter delays the sync past the end of the window, ps.
-_SYNC_MARGIN_PS = 50_000
+#: How far the conditional filter delays the sync past the end of the window, s.
+_SYNC_MARGIN = 50e-9
 #: Reweighting passes of the Poisson fit.
 _POISSON_ITERATIONS = 3
 
@@ -192,38 +192,29 @@ def on_grid(delay: float, sample_rate: float) -> float:
     return round(delay * sample_rate) / sample_rate
 
 
-def _gate_for_window(station: Any, window: float) -> None:
+def _gate_for_window(station: LabStation, window: float) -> None:
     """Gate the detectors to the long window and keep the syncs of clicking attempts.
 
-    `gate_detectors` and `keep_only_heralded_syncs` are set for the default
-    25 ns window; here the gates stay open the whole ``window`` and the sync is
-    delayed past the window's end, so a click anywhere in it passes its sync.
+    Here the gates stay open the whole ``window`` and the sync is delayed past
+    the window's end, so a click anywhere in it passes its sync.
     """
-    keep_only_heralded_syncs(station)
-    gate_detectors(station)
-    tagger = station.instrument("time_tagger", "heralding")
-    window_ps = round(window * 1e12)
-    for tsco in (tagger.tsco2, tagger.tsco3):
-        tsco.window_end_delay_ps(window_ps)
-    sync_delay = window_ps + _SYNC_MARGIN_PS
-    tagger.input3.delay_ps(sync_delay)
-    tagger.tsco1.window_end_delay_ps(sync_delay + _SYNC_MARGIN_PS)
+    keep_only_heralded_syncs(station, span=window + _SYNC_MARGIN)
+    gate_detectors(station, window=window)
 
 
-def count_windows(station: Any, channels: NDArray[Any], timestamps: NDArray[np.int64],
+def count_windows(station: LabStation, channels: NDArray[Any], timestamps: NDArray[np.int64],
                   window: float) -> tuple[int, int, int]:
     """(windows with clicks on both detectors, clicks on detector +, clicks on detector −).
 
     Each click is assigned to the latest sync (the window's opening, input
     delays undone) at or before it and counts if it falls inside that window.
     """
-    tagger = station.instrument("time_tagger", "heralding")
-    delays = {n: tagger.inputs[n - 1].delay_ps() for n in (*DETECTOR_INPUTS, SYNC_INPUT)}
-    syncs = np.sort(timestamps[channels == SYNC_INPUT] - delays[SYNC_INPUT])
+    tagger = station.tagger(HERALDING)
+    syncs = np.sort(timestamps[channels == tagger.channel(SYNC)] - tagger.delay_ps(SYNC))
     window_ps = round(window * 1e12)
     owners: list[NDArray[np.int64]] = []
-    for number in DETECTOR_INPUTS:
-        clicks = timestamps[channels == number] - delays[number]
+    for name in DETECTORS:
+        clicks = timestamps[channels == tagger.channel(name)] - tagger.delay_ps(name)
         owner = np.searchsorted(syncs, clicks, side="right") - 1
         inside = owner >= 0
         inside[inside] = clicks[inside] - syncs[owner[inside]] <= window_ps
@@ -232,37 +223,36 @@ def count_windows(station: Any, channels: NDArray[Any], timestamps: NDArray[np.i
     return int(both), len(owners[0]), len(owners[1])
 
 
-class Hom(Experiment):
+class Hom(Experiment[HomConfig]):
     """HOM dip between the nodes' photons vs node B's excitation delay: V and zero delay."""
 
     name: ClassVar[str] = "hom"
     description: ClassVar[str] = ("two-photon interference vs node B's excitation delay: "
                                   "visibility and zero-delay position")
-    config_type: ClassVar[type] = HomConfig
+    config_type: ClassVar[type[Any]] = HomConfig
     value_names: ClassVar[tuple[str, ...]] = (
         "x", "dark", "seconds", "attempts", "coincidences", "clicks_plus", "clicks_minus")
 
     def prepare(self, context: RunContext) -> None:
-        config: HomConfig = self.config
+        config = self.config
         bring_up(context.station, config.design())
         _gate_for_window(context.station, config.window)
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: HomConfig = self.config
+        config = self.config
         station = context.station
         dark = index == 0
         design = config.design(dark=dark)
         delay = 0.0 if dark else config.point(index - 1)
         x = 0.0
         for node in NODES:
-            awg = station.instrument("awg", node)
-            rate = float(awg.sample_rate())
+            awg = station.sequencer(node)
+            rate = awg.sample_rate_hz()
             program = (delayed_program(design, delay, rate) if node == "node_b"
                        else attempt_program(design))
             if node == "node_b":
                 x = on_grid(delay, rate)
-            load_program(awg, program, rate, parse_wiring(station.wiring("awg", node)))
-            awg.run()
+            awg.play(program)
         seconds = config.dark_seconds if dark else config.seconds_per_point
         channels, timestamps = acquire(station, seconds)
         both, plus, minus = count_windows(station, channels, timestamps, config.window)

@@ -88,7 +88,8 @@ class PrepareMeasure(Entanglement):
                                   "ε_M, QBER and the BB84 key rate")
 
     @classmethod
-    def analyze(cls, data: RunData) -> PrepareMeasureResult:
+    def analyze(  # type: ignore[override]  # the same blocks, another estimate
+            cls, data: RunData) -> PrepareMeasureResult:
         config = EntanglementConfig(**data.info.config)
         design = cls(config)._design()
         tables = psi_plus_tables(data.values)

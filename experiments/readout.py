@@ -55,10 +55,10 @@ class ReadoutResult:
         return max(1.0 - self.f0, 1.0 - self.f1)
 
 
-class ReadoutFidelity(ReadoutScan):
+class ReadoutFidelity(ReadoutScan[ReadoutConfig]):
     name: ClassVar[str] = "readout_fidelity"
     description: ClassVar[str] = "spin-readout assignment fidelities F0 and F1 of one node"
-    config_type: ClassVar[type] = ReadoutConfig
+    config_type: ClassVar[type[Any]] = ReadoutConfig
     x_label: ClassVar[str] = "prepared state (0 bright, 1 dark)"
 
     def program(self, x: float) -> Program:
@@ -71,7 +71,7 @@ class ReadoutFidelity(ReadoutScan):
         return Program(segments=(segment,), sequence=(("readout_fidelity", None, None, None),))
 
     @classmethod
-    def analyze(cls, data: RunData) -> ReadoutResult:
+    def analyze(cls, data: RunData) -> ReadoutResult:  # type: ignore[override]  # F0/F1, no fit
         x, shots, bright = (data.values[k] for k in ("x", "shots", "bright"))
         totals = {}
         for state in (0, 1):

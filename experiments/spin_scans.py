@@ -21,24 +21,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from experiments.bringup import RABI_FULL_SCALE_HZ, acquire, record_raw_streams
+from experiments.bringup import (
+    HERALDING,
+    NODES,
+    RABI_FULL_SCALE_HZ,
+    SYNC,
+    acquire,
+    record_raw_streams,
+)
 from experiments.scanning import LinearScan
 from labctl.analysis.fitting import binomial_weights, fit
 from labctl.analysis.models import DecouplingModel, MemoryAttemptsModel, RabiModel, RamseyModel
 from labctl.data.archive import RunData
 from labctl.engine.experiment import Block, Experiment, RunContext
-from labctl.pulses.program import Marker, Program, Rotation, Segment, load_program
-from labctl.pulses.wiring import parse_wiring
+from labctl.pulses.program import Marker, Program, Rotation, Segment
+from labctl.station import LabStation
 
 #: Spin transition of the node's emitter, Hz (calibrated by ODMR in a lab).
 SPIN_FREQUENCY_HZ = 2.878e9
-#: Shortest AWG element: 250 points at 1.2 GS/s.
+#: Shortest element these programs use, s: 250 samples at 1.2 GS/s, which hardware
+#: sequencers play without switching to a software sequencer.
 MIN_ELEMENT = 250 / 1.2e9
-#: Largest loop count of one sequence element (AWG5014C).
+#: Most loops of one element these programs use (a 16-bit loop counter); longer waits
+#: take several elements.
 MAX_LOOPS = 65536
 READOUT = Marker("readout", 200e-9, 2e-6)
 READOUT_SEGMENT_LENGTH = 2.5e-6
@@ -149,7 +158,10 @@ class ScanResult:
     shots: int
 
 
-class ReadoutScan(Experiment):
+ScanConfigT = TypeVar("ScanConfigT", bound=ScanConfig)
+
+
+class ReadoutScan(Experiment[ScanConfigT]):
     """Shared machinery: program per point, readout shots, bright fraction, fit."""
 
     value_names: ClassVar[tuple[str, ...]] = ("x", "shots", "bright")
@@ -197,42 +209,36 @@ class ReadoutScan(Experiment):
         return True
 
     def prepare(self, context: RunContext) -> None:
-        config: ScanConfig = self.config
+        config = self.config
         station = context.station
-        mw = station.instrument("mw_source", config.node)
-        mw.frequency(SPIN_FREQUENCY_HZ - config.detuning_hz)
-        mw.power(10)
-        mw.IQ_state(True)
-        mw.status(True)
+        mw = station.microwave(config.node)
+        mw.set_frequency_hz(SPIN_FREQUENCY_HZ - config.detuning_hz)
+        mw.set_power_dbm(10)
+        mw.set_iq_modulation(True)
+        mw.set_output(True)
         record_raw_streams(station)
-        for node in ("node_a", "node_b"):   # only the scanned node plays
-            station.instrument("awg", node).stop()
-        awg = station.instrument("awg", config.node)
-        for channel in range(1, 5):
-            awg.channel(channel).amplitude(4.5)
-        awg.run_mode("sequence")
+        for node in NODES:   # only the scanned node plays
+            station.sequencer(node).stop()
 
     def acquire(self, context: RunContext, index: int) -> Block:
-        config: ScanConfig = self.config
+        config = self.config
         station = context.station
         x = config.point(index)
-        awg = station.instrument("awg", config.node)
         program = self.program(x)
-        load_program(awg, program, awg.sample_rate(),
-                     parse_wiring(station.wiring("awg", config.node)))
-        awg.run()
+        station.sequencer(config.node).play(program)
         channels, timestamps = acquire(station, config.seconds_for(program))
         shots, bright = count_bright_shots(station, config.node, channels, timestamps)
         return Block(values={"x": x, "shots": shots, "bright": bright},
                      progress={"shots": shots})
 
 
-def count_bright_shots(station: object, node: str, channels: np.ndarray,
+def count_bright_shots(station: LabStation, node: str, channels: np.ndarray,
                        timestamps: np.ndarray) -> tuple[int, int]:
     """Shots (sync tags) and those with at least one readout photon in their window."""
-    wiring = station.wiring("time_tagger", "heralding")  # type: ignore[attr-defined]
-    syncs = timestamps[channels == wiring.get("sync", 3)]
-    photons = np.sort(timestamps[channels == wiring.get(f"readout_{node}", 4)])
+    tagger = station.tagger(HERALDING)
+    readout = f"readout_{node}"
+    syncs = timestamps[channels == tagger.channel(SYNC)] + tagger.offset_ps(readout, SYNC)
+    photons = np.sort(timestamps[channels == tagger.channel(readout)])
     length = round(READOUT.duration * 1e12)
     first = np.searchsorted(photons, syncs)
     last = np.searchsorted(photons, syncs + length)
@@ -252,10 +258,10 @@ def _fraction(data: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return data.values["x"], data.values["bright"] / shots, shots
 
 
-class Rabi(ReadoutScan):
+class Rabi(ReadoutScan[RabiConfig]):
     name: ClassVar[str] = "rabi"
     description: ClassVar[str] = "microwave pulse length scan: Rabi frequency and π time"
-    config_type: ClassVar[type] = RabiConfig
+    config_type: ClassVar[type[Any]] = RabiConfig
     x_label: ClassVar[str] = "pulse length (s)"
 
     @classmethod
@@ -270,10 +276,10 @@ class Rabi(ReadoutScan):
         return Program(segments=(segment,), sequence=(("rabi", None, None, None),))
 
 
-class Ramsey(ReadoutScan):
+class Ramsey(ReadoutScan[RamseyConfig]):
     name: ClassVar[str] = "ramsey"
     description: ClassVar[str] = "π/2 – τ – π/2 free-precession scan: T2* and detuning"
-    config_type: ClassVar[type] = RamseyConfig
+    config_type: ClassVar[type[Any]] = RamseyConfig
     x_label: ClassVar[str] = "free time (s)"
 
     @classmethod
@@ -302,10 +308,10 @@ class Ramsey(ReadoutScan):
         return Program(segments=(segment,), sequence=(("ramsey", None, None, None),))
 
 
-class DynamicalDecoupling(ReadoutScan):
+class DynamicalDecoupling(ReadoutScan[DecouplingConfig]):
     name: ClassVar[str] = "dynamical_decoupling"
     description: ClassVar[str] = "Hahn echo / CPMG with `pulses` π pulses: coherence time T and n"
-    config_type: ClassVar[type] = DecouplingConfig
+    config_type: ClassVar[type[Any]] = DecouplingConfig
     x_label: ClassVar[str] = "total free time (s)"
 
     @classmethod
@@ -313,7 +319,7 @@ class DynamicalDecoupling(ReadoutScan):
         return DecouplingModel()
 
     def program(self, x: float) -> Program:
-        config: ScanConfig = self.config
+        config = self.config
         half = Segment("half_pi", MIN_ELEMENT, rotations=(_half_pi(config),))
         flip = Segment("pi", MIN_ELEMENT, rotations=(_pi(config),))
         slot = x / config.pulses
@@ -332,10 +338,10 @@ class DynamicalDecoupling(ReadoutScan):
                        sequence=tuple(sequence))
 
 
-class MemoryRobustness(ReadoutScan):
+class MemoryRobustness(ReadoutScan[MemoryConfig]):
     name: ClassVar[str] = "memory_robustness"
     description: ClassVar[str] = "stored superposition vs entangling attempts applied: N_1/e"
-    config_type: ClassVar[type] = MemoryConfig
+    config_type: ClassVar[type[Any]] = MemoryConfig
     x_label: ClassVar[str] = "entangling attempts"
 
     @classmethod
@@ -343,7 +349,7 @@ class MemoryRobustness(ReadoutScan):
         return MemoryAttemptsModel()
 
     def program(self, x: float) -> Program:
-        config: ScanConfig = self.config
+        config = self.config
         attempts = max(1, round(x))
         half = Segment("half_pi", MIN_ELEMENT, rotations=(_half_pi(config),))
         attempt = Segment("attempt", 5.5e-6, markers=(Marker("excitation", 1e-6, 2e-9),))

@@ -6,7 +6,10 @@ instruments served by the simulator registered under that name in the
 ``pyproject.toml``; a lab can register its own). labctl hands the simulator a
 `SimulatedStation` — instruments with their driver types, nodes and roles,
 and the profile's ``world`` settings — and gets back a `SimulatorSession`:
-the VISA address of every instrument and the simulation's clock.
+the address of every instrument, the ``init`` arguments its driver needs to
+reach the simulator there (``visalib: "@py"`` for a VISA emulator on loopback
+TCP, the stand-in library for an instrument driven through a vendor's Python
+API), and the simulation's clock.
 
 A simulator that is already serving the station (``labctl sim serve``)
 announces itself in a discovery file; `attach` connects to it through its
@@ -23,12 +26,12 @@ import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
 from labctl.clock import Clock
 from labctl.errors import LabctlError
+from labctl.plugins import load_plugin
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,11 @@ class SimulatorSession(Protocol):
 
     @property
     def addresses(self) -> Mapping[str, str]:
-        """Instrument name -> VISA resource address."""
+        """Instrument name -> the address its driver connects to."""
+
+    @property
+    def init_overrides(self) -> Mapping[str, Mapping[str, Any]]:
+        """Instrument name -> driver ``init`` arguments that replace the profile's."""
 
     @property
     def clock(self) -> Clock:
@@ -87,13 +94,8 @@ class Simulator(Protocol):
 
 def find_simulator(name: str) -> Simulator:
     """The simulator registered under ``name``; `LabctlError` naming the known ones."""
-    found = entry_points(group=ENTRY_POINT_GROUP)
-    for entry in found:
-        if entry.name == name:
-            simulator: Simulator = entry.load()
-            return simulator
-    known = ", ".join(sorted(e.name for e in found)) or "none installed"
-    raise LabctlError(f"no simulator named '{name}' (known: {known})")
+    simulator: Simulator = load_plugin(ENTRY_POINT_GROUP, name, "simulator")
+    return simulator
 
 
 def runtime_dir() -> Path:
@@ -109,12 +111,14 @@ def discovery_path(station: SimulatedStation) -> Path:
     return runtime_dir() / f"sim-{station.key}.json"
 
 
-def announce(station: SimulatedStation, addresses: Mapping[str, str], control_port: int) -> Path:
+def announce(station: SimulatedStation, addresses: Mapping[str, str], control_port: int,
+             init_overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write the discovery file of a server (atomically)."""
     path = discovery_path(station)
     payload = {"pid": os.getpid(), "station": str(station.path.resolve()),
                "profile": station.profile, "control_port": control_port,
-               "addresses": dict(addresses)}
+               "addresses": dict(addresses),
+               "init": {name: dict(init) for name, init in (init_overrides or {}).items()}}
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(payload, indent=2))
     temporary.replace(path)
@@ -184,6 +188,7 @@ class RemoteSession:
 
     addresses: Mapping[str, str]
     control: ControlClient
+    init_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def clock(self) -> Clock:

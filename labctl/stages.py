@@ -101,6 +101,8 @@ class Measurements:
     chsh: Estimate | None = None                # S of the Bell test (reported)
     pair_time: Estimate | None = None           # t: one EPR pair plus a message, s
     storage_time: Estimate | None = None        # T_store under attempts, s
+    #: the runs behind each measurement: ``transmission`` (p, ε_T), ``pairs`` (F, rate),
+    #: ``bell`` (S), ``memory`` (T_store), ``readout`` (ε_M)
     runs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     untestable: Mapping[str, str] = field(default_factory=dict)   # stage -> why
 
@@ -167,7 +169,7 @@ def _untestable(stage: str, measured: Measurements, needed: Mapping[str, Any],
 def _prepare_and_measure(measured: Measurements) -> StageVerdict:
     stage = "prepare_and_measure"
     thresholds = {"epsilon_T + epsilon_M": BB84_THRESHOLD}
-    runs = _runs(measured, "prepare_measure", "readout")
+    runs = _runs(measured, "transmission", "readout")
     missing = _untestable(stage, measured, {"p": measured.p, "epsilon_T": measured.epsilon_t,
                                             "epsilon_M": measured.epsilon_m}, thresholds, runs)
     if missing:
@@ -187,7 +189,7 @@ def _prepare_and_measure(measured: Measurements) -> StageVerdict:
 def _entanglement_distribution(measured: Measurements) -> StageVerdict:
     stage = "entanglement_distribution"
     thresholds = {"epsilon_P + epsilon_M": DI_QKD_THRESHOLD}
-    runs = _runs(measured, "entanglement", "bell_test", "readout")
+    runs = _runs(measured, "pairs", "bell", "readout")
     missing = _untestable(stage, measured, {"fidelity": measured.fidelity,
                                             "epsilon_M": measured.epsilon_m}, thresholds, runs)
     if missing:
@@ -209,7 +211,7 @@ def _entanglement_distribution(measured: Measurements) -> StageVerdict:
 def _quantum_memory(measured: Measurements, rounds: int) -> StageVerdict:
     stage = "quantum_memory"
     thresholds = {"k": float(rounds)}
-    runs = _runs(measured, "memory", "entanglement")
+    runs = _runs(measured, "memory", "pairs")
     missing = _untestable(stage, measured, {"storage time": measured.storage_time,
                                             "pair time": measured.pair_time}, thresholds, runs)
     if missing:

@@ -10,6 +10,10 @@ A labctl station file is a QCoDeS station file (``instruments:`` with
   ``sim`` for the simulated station, and one profile per lab;
 - ``safety_limits: {parameter: [min, max]}`` *narrow* a parameter's validator
   (see `labctl.safety`) so a lab's limit can never widen an instrument's range;
+- ``adapter: package.module.Class`` names the class through which a driver
+  labctl did not write (e.g. QCoDeS's own) provides its role's capability
+  (`labctl.instruments.roles`); ``wiring:`` names the instrument's inputs and
+  outputs (checked for the role on load);
 - ``remote: tcp://host:port`` (or ``{address: .., keys: DIR}``) says the
   instrument is served by ``labctl node serve`` on another PC: it is loaded
   as a proxy with the same parameters (see `labctl.remote`), and a profile
@@ -31,7 +35,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from qcodes.instrument import Instrument, InstrumentBase
@@ -40,6 +44,22 @@ from qcodes.station import Station
 
 from labctl.clock import Clock, WallClock
 from labctl.errors import LabctlError, RemoteError, SafetyLimitError, StationError
+from labctl.instruments.converter import FrequencyConverter
+from labctl.instruments.detector import DetectorView, SinglePhotonDetectors
+from labctl.instruments.laser import Laser
+from labctl.instruments.microwave import MicrowaveSource
+from labctl.instruments.ports import NamedPorts
+from labctl.instruments.roles import (
+    ROLES,
+    adapter_class,
+    build_capability,
+    missing_members,
+    protocol_members,
+)
+from labctl.instruments.safety import SafeState
+from labctl.instruments.sequencer import PulseSequencer, SequencerView
+from labctl.instruments.tagger import TaggerView, TimeTagger
+from labctl.pulses.wiring import parse_wiring
 from labctl.remote.address import BadRemote, RemoteSpec, parse_remote
 from labctl.safety import narrow_to_limits
 from labctl.simulation import (
@@ -48,12 +68,13 @@ from labctl.simulation import (
     SimulatorSession,
     find_simulator,
 )
-from labctl.visa import SafeStateCapable
 
 if TYPE_CHECKING:
     from labctl.remote.nodes import RemoteNodes
 
 log = logging.getLogger(__name__)
+
+CapabilityT = TypeVar("CapabilityT")
 
 #: The station every command uses unless told otherwise.
 DEFAULT_STATION = Path("stations/two_node.yaml")
@@ -64,11 +85,11 @@ _TOP_LEVEL_KEYS = {"description", "instruments", "profiles"}
 #: Keys QCoDeS itself understands in an instrument entry.
 _QCODES_KEYS = {"type", "address", "port", "init", "parameters", "add_parameters",
                 "enable_forced_reconnect"}
-_LABCTL_KEYS = {"node", "role", "safety_limits", "description", "wiring", "remote"}
+_LABCTL_KEYS = {"node", "role", "safety_limits", "description", "wiring", "remote", "adapter"}
 _INSTRUMENT_KEYS = _QCODES_KEYS | _LABCTL_KEYS
 _PROFILE_KEYS = {"description", "instruments", "simulator", "world"}
-_PROFILE_INSTRUMENT_KEYS = {"address", "port", "init", "parameters", "safety_limits",
-                            "remote"}
+_PROFILE_INSTRUMENT_KEYS = {"type", "adapter", "address", "port", "init", "parameters",
+                            "safety_limits", "wiring", "remote"}
 #: Keys that configure a local connection; a remote instrument's node has them instead.
 _LOCAL_ONLY_KEYS = ("address", "port", "init", "parameters", "add_parameters",
                     "enable_forced_reconnect", "safety_limits")
@@ -96,6 +117,14 @@ class InstrumentSpec:
     wiring: dict[str, Any] = field(default_factory=dict)
     #: Where the instrument is served when it is on another PC (None: connected here).
     remote: RemoteSpec | None = None
+    #: The class through which the driver provides its role's capability, if the
+    #: station names one (else the driver's own, `labctl.instruments.roles`).
+    adapter: type | None = None
+
+    @property
+    def capability_class(self) -> type:
+        """The class whose instances provide this instrument's capability."""
+        return adapter_class(self.driver, self.adapter)
 
 
 @dataclass(frozen=True)
@@ -131,6 +160,7 @@ class LabStation(Station):
         self.remote = remote
         self.clock: Clock = clock if clock is not None else WallClock()
         self._roles = {(s.node, s.role): s.name for s in spec.instruments if s.role}
+        self._capabilities: dict[str, object] = {}
 
     @property
     def profile(self) -> str:
@@ -151,8 +181,63 @@ class LabStation(Station):
 
     def wiring(self, role: str, node: str | None = None) -> dict[str, Any]:
         """How the instrument playing ``role`` is cabled (its ``wiring:`` in the station)."""
+        return dict(self._spec_of(role, node).wiring)
+
+    def capability_of(self, name: str) -> object:
+        """The capability object of instrument ``name`` (its adapter, built once)."""
+        if name not in self._capabilities:
+            spec = next((s for s in self.spec.instruments if s.name == name), None)
+            if spec is None:
+                raise LabctlError(f"{self.spec.path}: no instrument '{name}'")
+            component = self.components[name]
+            served = getattr(component, "served_capability", None)   # a remote node's
+            self._capabilities[name] = (served if served is not None and spec.adapter is None
+                                        else build_capability(component, spec.adapter))
+        return self._capabilities[name]
+
+    def role(self, role: str, node: str | None, kind: type[CapabilityT]) -> CapabilityT:
+        """The capability of the instrument playing ``role``, checked to be a ``kind``."""
+        spec = self._spec_of(role, node)
+        capability = self.capability_of(spec.name)
+        if not isinstance(capability, kind):
+            missing = ", ".join(missing_members(type(capability), kind))
+            raise LabctlError(f"{self.spec.path}: instrument '{spec.name}' (role '{role}') "
+                              f"is not a {kind.__name__}: it lacks {missing}")
+        return capability
+
+    def tagger(self, node: str | None) -> TaggerView:
+        """The time tagger at ``node``, its inputs named by its wiring."""
+        spec = self._spec_of("time_tagger", node)
+        return TaggerView(self.role("time_tagger", node, TimeTagger),  # type: ignore[type-abstract]
+                          NamedPorts.parse(spec.name, spec.wiring), self.clock)
+
+    def sequencer(self, node: str | None) -> SequencerView:
+        """The AWG at ``node``, rendering programs through its wiring."""
+        spec = self._spec_of("awg", node)
+        return SequencerView(self.role("awg", node, PulseSequencer),  # type: ignore[type-abstract]
+                             parse_wiring(spec.wiring))
+
+    def detectors(self, node: str | None) -> DetectorView:
+        """The single-photon detectors at ``node``, named by their wiring."""
+        spec = self._spec_of("snspd", node)
+        return DetectorView(self.role("snspd", node, SinglePhotonDetectors),  # type: ignore[type-abstract]
+                            NamedPorts.parse(spec.name, spec.wiring))
+
+    def laser(self, role: str, node: str | None) -> Laser:
+        return self.role(role, node, Laser)  # type: ignore[type-abstract]
+
+    def microwave(self, node: str | None) -> MicrowaveSource:
+        return self.role("mw_source", node, MicrowaveSource)  # type: ignore[type-abstract]
+
+    def converter(self, node: str | None) -> FrequencyConverter:
+        return self.role("frequency_converter", node, FrequencyConverter)  # type: ignore[type-abstract]
+
+    def has_role(self, role: str, node: str | None = None) -> bool:
+        return (node, role) in self._roles
+
+    def _spec_of(self, role: str, node: str | None) -> InstrumentSpec:
         name = self.instrument(role, node).name
-        return dict(next(s.wiring for s in self.spec.instruments if s.name == name))
+        return next(s for s in self.spec.instruments if s.name == name)
 
     def loaded_instruments(self) -> list[Instrument]:
         """The station's instruments, in file order."""
@@ -163,9 +248,17 @@ class LabStation(Station):
         """Put every hazardous instrument in its safe state; try all before reporting."""
         failures: list[str] = []
         for instrument in self.loaded_instruments():
-            if isinstance(instrument, SafeStateCapable):
+            try:
+                target = self.capability_of(instrument.name)
+            except Exception as error:  # an adapter that cannot be built: the driver's own
+                log.exception("no capability for %s", instrument.name)
+                failures.append(f"{instrument.name}: {error}")
+                target = instrument
+            if not isinstance(target, SafeState) and isinstance(instrument, SafeState):
+                target = instrument
+            if isinstance(target, SafeState):
                 try:
-                    instrument.safe_state()
+                    target.safe_state()
                 except Exception as error:  # every instrument must get its turn
                     log.exception("safe state failed for %s", instrument.name)
                     failures.append(f"{instrument.name}: {error}")
@@ -294,6 +387,8 @@ def read_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> StationSpec:
                          simulated=simulator is not None)
         for name, entry in instruments.items())
     _check_unique_roles(where, specs)
+    for spec in specs:
+        _check_role(where, spec)
     return StationSpec(path=path, profile=profile, profiles=tuple(profiles),
                        description=str(document.get("description", "")),
                        instruments=specs, simulator=simulator, world=dict(world))
@@ -310,8 +405,12 @@ def simulated_station(spec: StationSpec) -> SimulatedStation:
             for s in spec.instruments if s.remote is None))
 
 
+#: ``init`` arguments a profile may give that only make sense off the simulator.
+_UNSIMULATED_INIT = ("pyvisa_sim_file", "visalib")
+
+
 def _served_by(spec: StationSpec, simulation: SimulatorSession) -> StationSpec:
-    """The spec with every instrument pointed at the simulator over pyvisa-py."""
+    """The spec with every instrument pointed at the simulator (its address and init)."""
     served = []
     for instrument in spec.instruments:
         if instrument.remote is not None:   # served by its node, not by this simulator
@@ -322,10 +421,11 @@ def _served_by(spec: StationSpec, simulation: SimulatorSession) -> StationSpec:
             raise StationError(str(spec.path), f"simulator '{spec.simulator}' does not serve "
                                                "this instrument", instrument=instrument.name,
                                key="type")
+        overrides = dict(simulation.init_overrides.get(instrument.name, {}))
         init = {k: v for k, v in (instrument.qcodes_config.get("init") or {}).items()
-                if k not in ("pyvisa_sim_file", "visalib")}
+                if k not in _UNSIMULATED_INIT and k not in overrides}
         config = {**instrument.qcodes_config, "address": address,
-                  "init": {**init, "visalib": "@py"}}
+                  "init": {**init, **overrides}}
         served.append(dataclasses.replace(instrument, qcodes_config=config))
     return dataclasses.replace(spec, instruments=tuple(served))
 
@@ -383,10 +483,12 @@ def _instrument_spec(where: str, name: str, entry: Any, overlay: Any,
                                instrument=name, key=key)
     limits = _safety_limits(where, name, merged.get("safety_limits", {}))
     wiring = _mapping(where, name, "wiring", merged.get("wiring") or {})
+    adapter = (_class_by_path(where, name, "adapter", merged["adapter"])
+               if merged.get("adapter") is not None else None)
     qcodes_config = {key: value for key, value in merged.items() if key in _QCODES_KEYS}
     return InstrumentSpec(name=name, driver=driver, qcodes_config=qcodes_config,
                           node=merged.get("node"), role=merged.get("role"),
-                          safety_limits=limits, wiring=dict(wiring))
+                          safety_limits=limits, wiring=dict(wiring), adapter=adapter)
 
 
 def _remote_spec(where: str, name: str, merged: dict[str, Any]) -> InstrumentSpec:
@@ -405,6 +507,8 @@ def _remote_spec(where: str, name: str, merged: dict[str, Any]) -> InstrumentSpe
 
     driver = (_driver_class(where, name, merged["type"]) if merged.get("type") is not None
               else RemoteInstrument)
+    adapter = (_class_by_path(where, name, "adapter", merged["adapter"])
+               if merged.get("adapter") is not None else None)
     for key in ("node", "role"):
         if key in merged and not isinstance(merged[key], str):
             raise StationError(where, f"must be a name, not {merged[key]!r}",
@@ -412,7 +516,7 @@ def _remote_spec(where: str, name: str, merged: dict[str, Any]) -> InstrumentSpe
     wiring = _mapping(where, name, "wiring", merged.get("wiring") or {})
     return InstrumentSpec(name=name, driver=driver, qcodes_config={"address": remote.address},
                           node=merged.get("node"), role=merged.get("role"),
-                          wiring=dict(wiring), remote=remote)
+                          wiring=dict(wiring), remote=remote, adapter=adapter)
 
 
 def _connect_nodes(spec: StationSpec) -> RemoteNodes | None:
@@ -449,27 +553,62 @@ def _driver_class(where: str, name: str, type_path: Any) -> type[Instrument]:
     if type_path is None:
         raise StationError(where, "missing the driver class ('type: package.module.Class')",
                            instrument=name, key="type")
+    driver = _class_by_path(where, name, "type", type_path)
+    if not issubclass(driver, Instrument):
+        raise StationError(where, f"'{type_path}' is not a QCoDeS instrument class",
+                           instrument=name, key="type")
+    return driver
+
+
+def _class_by_path(where: str, name: str, key: str, type_path: Any) -> type:
+    """Import ``package.module.Class`` for ``key`` (``type`` or ``adapter``)."""
+    what = "instrument type" if key == "type" else key
     if not isinstance(type_path, str) or "." not in type_path:
         raise StationError(where, f"'{type_path}' is not an import path of the form "
-                                  "package.module.Class", instrument=name, key="type")
+                                  "package.module.Class", instrument=name, key=key)
     module_name, _, class_name = type_path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise StationError(where, f"unknown instrument type '{type_path}': cannot import "
+        raise StationError(where, f"unknown {what} '{type_path}': cannot import "
                                   f"'{module_name}' ({error})",
-                           instrument=name, key="type") from None
-    driver = getattr(module, class_name, None)
-    if driver is None:
+                           instrument=name, key=key) from None
+    found = getattr(module, class_name, None)
+    if found is None:
         public = [n for n in vars(module) if not n.startswith("_")]
-        raise StationError(where, f"unknown instrument type '{type_path}': module "
+        raise StationError(where, f"unknown {what} '{type_path}': module "
                                   f"'{module_name}' has no '{class_name}'"
                                   + _suggest(class_name, public),
-                           instrument=name, key="type")
-    if not (isinstance(driver, type) and issubclass(driver, Instrument)):
-        raise StationError(where, f"'{type_path}' is not a QCoDeS instrument class",
-                           instrument=name, key="type")
-    return driver
+                           instrument=name, key=key)
+    if not isinstance(found, type):
+        kind = "a QCoDeS instrument class" if key == "type" else "a class"
+        raise StationError(where, f"'{type_path}' is not {kind}", instrument=name, key=key)
+    return found
+
+
+def _check_role(where: str, spec: InstrumentSpec) -> None:
+    """The instrument provides its role's capability, and its wiring suits the role."""
+    role = ROLES.get(spec.role or "")
+    if role is None:
+        return   # a role labctl does not define: experiments check what they ask of it
+    try:
+        role.wiring(spec.name, spec.wiring)
+    except (TypeError, ValueError) as error:
+        raise StationError(where, f"wiring for role '{spec.role}': {error}",
+                           instrument=spec.name, key="wiring") from None
+    if spec.remote is not None and spec.adapter is None and \
+            spec.driver.__name__ == "RemoteInstrument":
+        return   # no driver named: checked when the node describes what it serves
+    provider = spec.capability_class
+    missing = missing_members(provider, role.capability)
+    if missing:
+        via = "its adapter " if spec.adapter is not None else ""
+        hint = "" if spec.adapter is not None else " (name an adapter with 'adapter:')"
+        raise StationError(where, f"role '{spec.role}' needs {role.description} "
+                                  f"({role.capability.__name__}); {via}{provider.__name__} "
+                                  f"lacks {', '.join(missing)}{hint}",
+                           instrument=spec.name, key="adapter" if spec.adapter else "role")
+
 
 
 def _needs_address(driver: type[Instrument]) -> bool:
@@ -576,6 +715,16 @@ def _connect_remote(station: LabStation, spec: InstrumentSpec) -> None:
         raise StationError(where, f"the node serves a {proxy.remote_class}, not the "
                                   f"{declared} this file names", instrument=spec.name,
                            key="type")
+    role = ROLES.get(spec.role or "")
+    if role is not None and spec.adapter is None:
+        served = proxy.served_capability
+        missing = [name for name in protocol_members(role.capability)
+                   if not callable(getattr(served, name, None))]
+        if missing:
+            raise StationError(where, f"role '{spec.role}' needs {role.description} "
+                                      f"({role.capability.__name__}); the node serves "
+                                      f"{proxy.remote_class} without {', '.join(missing)}",
+                               instrument=spec.name, key="role")
 
 
 def _find_parameter(where: str, name: str, instrument: InstrumentBase,

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,12 +43,25 @@ def parse_error_reply(reply: str) -> int:
     return int(match.group(1))
 
 
-@runtime_checkable
-class SafeStateCapable(Protocol):
-    """An instrument that controls something hazardous and can make it safe."""
+def drain_errors(next_entry: Callable[[], str]) -> list[str]:
+    """Pop error-queue entries with ``next_entry`` until one reports no error.
 
-    def safe_state(self) -> None:
-        """Put the instrument in its safe state (emission off, bias down, ...)."""
+    The entries (``<code>,"<text>"``) that reported an error, in order; an
+    unparseable reply ends the drain and is returned as an entry. At most
+    `MAX_DRAINED_ERRORS` are read.
+    """
+    entries: list[str] = []
+    for _ in range(MAX_DRAINED_ERRORS):
+        reply = next_entry().strip()
+        try:
+            code = parse_error_reply(reply)
+        except ValueError:
+            entries.append(f"unparseable error-queue reply {reply!r}")
+            break
+        if code == 0:
+            break
+        entries.append(reply)
+    return entries
 
 
 class ScpiErrorQueueMixin:
@@ -79,18 +93,7 @@ class ScpiErrorQueueMixin:
         An unparseable reply ends the drain and is returned as an entry.
         """
         handle = self.visa_handle  # type: ignore[attr-defined]
-        entries: list[str] = []
-        for _ in range(MAX_DRAINED_ERRORS):
-            reply = handle.query(self.error_query).strip()
-            try:
-                code = parse_error_reply(reply)
-            except ValueError:
-                entries.append(f"unparseable error-queue reply {reply!r}")
-                break
-            if code == 0:
-                break
-            entries.append(reply)
-        return entries
+        return drain_errors(lambda: str(handle.query(self.error_query)))
 
     def _refuse(self, command: str, entries: list[str]) -> None:
         name = self.name  # type: ignore[attr-defined]

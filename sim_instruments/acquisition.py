@@ -19,8 +19,13 @@ The attempts the AWGs play in that time are sampled at once
   (a tag on the node's ``setting_<node>`` input when it is 1, as a lab
   time-tags its random-number generator's output).
 
-Input delays shift an input's tags; disabled inputs and tag streams not
-switched on record nothing.
+Inputs are found by the names of the tagger's ``wiring:`` in the station
+file (a signal whose input the wiring does not name is not cabled and not
+recorded). What the tagger does with them comes from the world's
+vendor-neutral `TaggerState`, which each tagger emulator keeps up to date:
+input delays shift an input's tags, inputs not recorded give nothing, a
+conditional sync filter keeps only the syncs of attempts with a click, and
+hardware gates keep a detector's tags only inside detection windows.
 """
 
 from __future__ import annotations
@@ -42,10 +47,8 @@ from labctl.physics.sampling import (
 from sim_instruments.spin_shots import plan_shots
 from sim_instruments.world import LinkSetting, World
 
-#: Tagger inputs (1-based) by what is wired to them, unless the station says otherwise.
-DEFAULT_INPUTS = {"herald_plus": 1, "herald_minus": 2, "sync": 3,
-                  "readout_node_a": 4, "readout_node_b": 5,
-                  "setting_node_a": 6, "setting_node_b": 7}
+#: A tagger input no signal reaches (a name the station's wiring does not give).
+UNCABLED = 0
 #: When a node's random-number generator output is tagged, s after its readout element starts.
 SETTING_TAG_AT = 50e-9
 
@@ -68,17 +71,18 @@ def _schedule(setting: LinkSetting, duration: float) -> tuple[int, float, float]
     return n, attempt.duration, readout_time
 
 
+def _inputs(world: World) -> dict[str, int]:
+    """Tagger input of each signal, from the station's wiring (`UNCABLED` if not wired)."""
+    names = ("herald_plus", "herald_minus", "sync", *(f"{kind}_{node}" for node in
+                                                     world.state.nodes
+                                                     for kind in ("readout", "setting")))
+    return {name: int(world.tagger_inputs.get(name, UNCABLED)) for name in names}
+
+
 def _conditional_sync(world: World, sync_input: int) -> bool:
-    """Is a window filter set to pass only syncs of attempts with a click?"""
-    tagger = world.state.heralding.tagger
-    delay_block = f"DELA{sync_input}"
-    for index, flt in enumerate(tagger.filters, start=1):
-        if flt.enabled and flt.first_link.upper() == delay_block and \
-                flt.outside.upper() == "MUTE":
-            linked = any(inp.timetag_link.upper() == f"TSCO{index}" for inp in tagger.inputs)
-            if linked:
-                return True
-    return False
+    """Is the tagger set to record only the syncs of attempts with a click?"""
+    sync_filter = world.state.heralding.tagger.sync_filter
+    return sync_filter is not None and sync_filter[0] == sync_input
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ class AttemptClock:
 
 def record(world: World, duration: float) -> Recording:
     """Tags the tagger records in ``duration`` seconds of virtual time from now."""
-    inputs = {**DEFAULT_INPUTS, **world.tagger_inputs}
+    inputs = _inputs(world)
     rng = world.rng
     channels: list[NDArray[np.int64]] = []
     times: list[NDArray[np.float64]] = []
@@ -163,25 +167,14 @@ def record(world: World, duration: float) -> Recording:
 
 
 def _gated_detectors(world: World, inputs: dict[str, int]) -> bool:
-    """Are both heralding inputs recorded through window filters that mute outside?
+    """Are both heralding inputs gated in hardware by the sync?
 
-    Then only clicks inside detection windows reach the tag stream (the time
-    controller gates the detectors with the sync), and free-running counts
-    between windows are never recorded.
+    Then only clicks inside detection windows reach the tag stream, and
+    free-running counts between windows are never recorded.
     """
-    tagger = world.state.heralding.tagger
-    for name in ("herald_plus", "herald_minus"):
-        number = inputs[name]
-        if number > len(tagger.inputs):
-            return False
-        link = tagger.inputs[number - 1].timetag_link.upper()
-        if not link.startswith("TSCO"):
-            return False
-        flt = tagger.filters[int(link[4:]) - 1]
-        if not (flt.enabled and flt.outside.upper() == "MUTE"
-                and flt.first_link.upper() == f"DELA{number}"):
-            return False
-    return True
+    gates = world.state.heralding.tagger.gates
+    return all(gates.get(inputs[name], (None,))[0] == inputs["sync"]
+               for name in ("herald_plus", "herald_minus"))
 
 
 def _free_running(world: World, duration: float, setting: LinkSetting | None,
@@ -237,11 +230,11 @@ def _readout_shots(world: World, duration: float, inputs: dict[str, int],
         owner = np.repeat(np.arange(n), photons)
         shot_start = owner * plan.pass_duration + plan.readout_start
         key = f"readout_{name}"
-        if key in inputs:
+        if inputs.get(key, UNCABLED) != UNCABLED:
             channels.append(np.full(len(owner), inputs[key]))
             times.append(shot_start + rng.uniform(0.0, plan.readout_length, size=len(owner)))
         if not sync_done:
-            syncs = np.arange(n) * plan.pass_duration + plan.readout_start
+            syncs = (np.arange(n) * plan.pass_duration + plan.readout_start).astype(np.float64)
             channels.append(np.full(n, inputs["sync"]))
             times.append(syncs)
             sync_done = True
@@ -269,7 +262,7 @@ def _readout_tags(world: World, setting: LinkSetting, sampled: SampledAttempts,
             bits = rng.integers(0, 2, size=n)
             per_node.append(direction[bits])
             key = f"setting_{node}"
-            if key in inputs:
+            if inputs.get(key, UNCABLED) != UNCABLED:
                 tagged = bits.astype(bool) & keep
                 channels.append(np.full(int(tagged.sum()), inputs[key]))
                 times.append(readout_start[tagged] + SETTING_TAG_AT)
@@ -296,21 +289,23 @@ def _finish(world: World, channels: list[NDArray[np.int64]], times: list[NDArray
         return Recording(np.zeros(0, np.uint8), np.zeros(0, np.int64), attempts, heralds)
     channel = np.concatenate(channels).astype(np.int64)
     time = np.concatenate(times)
-    delay = np.zeros(channel.max(initial=0) + 1)
-    active = np.zeros(channel.max(initial=0) + 1, dtype=bool)
+    size = max(int(channel.max(initial=0)), len(tagger.inputs)) + 1
+    delay = np.zeros(size)
+    active = np.zeros(size, dtype=bool)
+    dead_time = np.zeros(size)
     for number, setting in enumerate(tagger.inputs, start=1):
-        if number < len(delay):
-            delay[number] = setting.delay_ps * 1e-12
-            active[number] = setting.enabled and setting.timetags_enabled
+        delay[number] = setting.delay_ps * 1e-12
+        active[number] = setting.recorded
+        dead_time[number] = setting.dead_time_ps * 1e-12
     keep = active[channel] & (time >= 0) & (time < duration)
     channel, time = channel[keep], time[keep] + delay[channel[keep]]
     order = np.lexsort((time, channel))
     channel, time = channel[order], time[order]
-    dead = world.config.detector.dead_time
+    detector_dead = world.config.detector.dead_time
     mask = np.ones(len(time), dtype=bool)
     for number in np.unique(channel):
         members = np.flatnonzero(channel == number)
-        mask[members] = apply_dead_time(time[members], dead)
+        mask[members] = apply_dead_time(time[members], max(detector_dead, dead_time[number]))
     channel, time = channel[mask], time[mask]
     order = np.argsort(time, kind="stable")
     stamps = np.round(time[order] * 1e12).astype(np.int64)
@@ -319,13 +314,12 @@ def _finish(world: World, channels: list[NDArray[np.int64]], times: list[NDArray
 
 def input_rate(world: World, number: int) -> float:
     """Average counts/s on tagger input ``number`` (for its counters)."""
-    inputs = {**DEFAULT_INPUTS, **world.tagger_inputs}
-    by_number = {v: k for k, v in inputs.items()}
+    inputs = _inputs(world)
+    by_number = {v: k for k, v in inputs.items() if v != UNCABLED}
     what = by_number.get(number)
-    if what == "herald_plus":
-        return world.snspd_count_rate(0)
-    if what == "herald_minus":
-        return world.snspd_count_rate(1)
+    if what in ("herald_plus", "herald_minus"):
+        channel = world.herald_channel(0 if what == "herald_plus" else 1)
+        return world.snspd_count_rate(channel) if channel is not None else 0.0
     if what == "sync":
         return world.attempt_rate()
     if what is not None and what.startswith("readout_"):

@@ -2,8 +2,14 @@
 
 Messages end with a line feed, except inside IEEE-488.2 definite-length
 blocks, whose bytes are taken as they come (a waveform may contain any byte).
-Replies end with the emulator's terminator. Before each message the server
-consults the instrument's injected fault (`sim_instruments.world_state.Fault`):
+A message also ends right after a complete block that is followed by
+anything but a terminator, ``;`` or ``,``: over GPIB, VXI-11 or HiSLIP a
+controller may end a message with the interface's END instead of a line feed
+(QCoDeS's ``TektronixAWG5014`` uploads waveforms that way), and over a raw
+socket the next command then follows the block directly; the block's length
+says where the message ends. Replies end with the emulator's terminator.
+Before each message the server consults the instrument's injected fault
+(`sim_instruments.world_state.Fault`):
 
 - ``latency``: wait ``value`` seconds (wall time) before answering;
 - ``drop``: reset the connection (the client sees a connection reset);
@@ -29,6 +35,14 @@ from sim_instruments.world_state import Fault
 
 log = logging.getLogger(__name__)
 
+def visa_resource(port: int) -> str:
+    """The VISA resource of a loopback SOCKET instrument (what pyvisa-py connects to)."""
+    return f"TCPIP0::127.0.0.1::{port}::SOCKET"
+
+
+#: Bytes after a definite-length block that continue its message (terminators, separators).
+_CONTINUES_AFTER_BLOCK = b"\n\r;,"
+
 #: What a "garbage" fault answers instead of the real reply.
 GARBAGE = b"\xff\xfe#9?\x00garbage\x15"
 
@@ -37,7 +51,10 @@ def next_message(buffer: bytearray) -> bytes | None:
     """Remove and return the first complete message (without terminator) from ``buffer``.
 
     Line feeds inside a definite-length block (``#<n><length><bytes>``) do not
-    end the message. Returns None while the message is incomplete.
+    end the message; a complete block followed by anything but a line feed,
+    carriage return, ``;`` or ``,`` does (a message sent without terminator,
+    see the module docstring). Returns None while the message is incomplete,
+    including a block at the very end of ``buffer`` (what follows decides).
     """
     i = 0
     n = len(buffer)
@@ -59,8 +76,12 @@ def next_message(buffer: bytearray) -> bytes | None:
             length_text = bytes(buffer[i + 2:header_end])
             if length_text.isdigit():
                 end = header_end + int(length_text)
-                if end > n:
+                if end >= n:
                     return None
+                if buffer[end] not in _CONTINUES_AFTER_BLOCK:
+                    message = bytes(buffer[:end])
+                    del buffer[:end]
+                    return message
                 i = end
                 continue
         elif char == 0x0A:
@@ -155,7 +176,7 @@ class InstrumentServer(socketserver.ThreadingTCPServer):
     @property
     def resource(self) -> str:
         """The VISA resource name a driver connects with."""
-        return f"TCPIP0::127.0.0.1::{self.port}::SOCKET"
+        return visa_resource(self.port)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, name=f"sim-{self.name}",

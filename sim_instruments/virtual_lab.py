@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from labctl.clock import Clock
 from labctl.errors import LabctlError, StationError
@@ -46,13 +47,15 @@ from sim_instruments.emulators.scpi import (
     parse_number,
     unquote,
 )
+from sim_instruments.emulators.swabian_timetagger import SwabianService
 from sim_instruments.emulators.tektronix_awg5014c import TektronixAWG5014CEmulator
-from sim_instruments.tcp_server import InstrumentServer
+from sim_instruments.tcp_server import InstrumentServer, visa_resource
 from sim_instruments.world import World, WorldConfig
 from sim_instruments.world_state import (
     FAULT_KINDS,
     Fault,
     HeraldingState,
+    LaserState,
     NodeState,
     TaggerState,
     WorldState,
@@ -66,7 +69,21 @@ NODE_ROLES = ("excitation_laser", "awg", "mw_source", "frequency_converter")
 EmulatorFactory = Callable[[World, SimulatedInstrument], ScpiEmulator]
 
 
-def _laser(world: World, instrument: SimulatedInstrument):  # noqa: ANN202
+@dataclass(frozen=True)
+class Emulation:
+    """How the virtual lab stands in for one driver type.
+
+    ``factory`` builds the emulator served on a loopback port; ``address`` turns
+    the port into what the driver connects to; ``init`` are the driver's
+    ``init`` arguments that reach it there.
+    """
+
+    factory: EmulatorFactory
+    address: Callable[[int], str] = visa_resource
+    init: Mapping[str, Any] = field(default_factory=lambda: {"visalib": "@py"})
+
+
+def _laser(world: World, instrument: SimulatedInstrument) -> LaserState:
     if instrument.role == "phase_reference_laser":
         return world.state.heralding.reference_laser
     return world.state.nodes[_node(instrument)].laser
@@ -78,23 +95,39 @@ def _node(instrument: SimulatedInstrument) -> str:
     return instrument.node
 
 
-#: Driver class (by import path, never imported) -> how to emulate it.
-EMULATORS: dict[str, EmulatorFactory] = {
+def _awg(world: World, instrument: SimulatedInstrument) -> ScpiEmulator:
+    return TektronixAWG5014CEmulator(world.state.nodes[_node(instrument)].awg)
+
+
+def _microwave(world: World, instrument: SimulatedInstrument) -> ScpiEmulator:
+    return RohdeSchwarzSGS100AEmulator(world.state.nodes[_node(instrument)].microwave)
+
+
+#: Driver class (by import path, never imported) -> how to emulate it. QCoDeS's own
+#: drivers of the same models speak to the same emulators.
+EMULATORS: dict[str, Emulation] = {
     "drivers.newfocus_tlb6700.NewFocusTLB6700":
-        lambda w, i: NewFocusTLB6700Emulator(_laser(w, i), w.state.clock),
+        Emulation(lambda w, i: NewFocusTLB6700Emulator(_laser(w, i), w.state.clock)),
     "drivers.santec_tsl570.SantecTSL570":
-        lambda w, i: SantecTSL570Emulator(_laser(w, i)),
-    "drivers.tektronix_awg5014c.TektronixAWG5014C":
-        lambda w, i: TektronixAWG5014CEmulator(w.state.nodes[_node(i)].awg),
-    "drivers.rs_sgs100a.RohdeSchwarzSGS100A":
-        lambda w, i: RohdeSchwarzSGS100AEmulator(w.state.nodes[_node(i)].microwave),
+        Emulation(lambda w, i: SantecTSL570Emulator(_laser(w, i))),
+    "drivers.tektronix_awg5014c.TektronixAWG5014C": Emulation(_awg),
+    "qcodes.instrument_drivers.tektronix.AWG5014.TektronixAWG5014": Emulation(_awg),
+    "drivers.rs_sgs100a.RohdeSchwarzSGS100A": Emulation(_microwave),
+    "qcodes.instrument_drivers.rohde_schwarz.SGS100A.RohdeSchwarzSGS100A":
+        Emulation(_microwave),
     "drivers.qfc_ppln.PPLNFrequencyConverter":
-        lambda w, i: PPLNConverterEmulator(w.state.nodes[_node(i)].converter, w.state.clock),
+        Emulation(lambda w, i: PPLNConverterEmulator(w.state.nodes[_node(i)].converter,
+                                                     w.state.clock)),
     "drivers.quantum_opus_ampsim.QuantumOpusAmpSim":
-        lambda w, i: QuantumOpusAmpSimEmulator(w.state.heralding.snspd, w.snspd_count_rate,
-                                               w.state.clock),
+        Emulation(lambda w, i: QuantumOpusAmpSimEmulator(w.state.heralding.snspd,
+                                                         w.snspd_count_rate, w.state.clock)),
     "drivers.idq_id1000.IDQID1000":
-        lambda w, i: IDQID1000Emulator(w.state.heralding.tagger, w),
+        Emulation(lambda w, i: IDQID1000Emulator(w.state.heralding.tagger, w)),
+    # driven through the vendor's Python API: the stand-in library reaches this service
+    "drivers.swabian_timetagger.SwabianTimeTagger":
+        Emulation(lambda w, i: SwabianService(w.state.heralding.tagger, w),
+                  address=lambda port: f"127.0.0.1:{port}",
+                  init={"library": "sim_instruments.swabian_timetagger_api"}),
 }
 
 
@@ -112,16 +145,23 @@ def build_world(station: SimulatedStation) -> World:
                            key="world") from None
     wirings: dict[str, AwgWiring] = {}
     tagger_inputs: dict[str, int] = {}
+    detector_channels: dict[str, int] | None = None
     for instrument in station.instruments:
         try:
             if instrument.role == "awg" and instrument.node:
                 wirings[instrument.node] = parse_wiring(instrument.wiring)
             elif instrument.role == "time_tagger":
                 tagger_inputs = {str(k): int(v) for k, v in instrument.wiring.items()}
+            elif instrument.role == "snspd" and instrument.wiring:
+                detector_channels = {str(k): int(v) for k, v in instrument.wiring.items()}
         except (TypeError, ValueError) as error:
             raise StationError(str(station.path), str(error), instrument=instrument.name,
                                key="wiring") from None
-    return World(state, config, wirings, tagger_inputs)
+    return World(state, config, wirings, tagger_inputs, detector_channels)
+
+
+def _none(_: object) -> None:
+    """A command's handler answers nothing, whatever the call it makes returns."""
 
 
 class ControlEmulator(ScpiEmulator):
@@ -133,7 +173,7 @@ class ControlEmulator(ScpiEmulator):
         self.lab = lab
         clock = lab.world.state.clock
         self.register("CLOCk:TIME?", lambda c: repr(clock.now()))
-        self.register("CLOCk:ADVance", lambda c: clock.advance(parse_number(c.text(), 0)) and None)
+        self.register("CLOCk:ADVance", lambda c: _none(clock.advance(parse_number(c.text(), 0))))
         self.register("FAULt:SET", self._set_fault)
         self.register("FAULt:CLEar", self._clear)
         self.register("FAULt:LIST?", lambda c: ";".join(
@@ -163,6 +203,7 @@ class VirtualLab:
         self.world = build_world(station)
         self._ports = dict(ports or {})
         self.servers: dict[str, InstrumentServer] = {}
+        self._emulations: dict[str, Emulation] = {}
         self.control: InstrumentServer | None = None
         self._instruments = {i.name: i for i in station.instruments}
 
@@ -171,12 +212,13 @@ class VirtualLab:
     def start(self) -> VirtualLab:
         try:
             for instrument in self.station.instruments:
-                factory = EMULATORS.get(instrument.driver)
-                if factory is None:
+                emulation = EMULATORS.get(instrument.driver)
+                if emulation is None:
                     raise StationError(str(self.station.path), "the virtual lab has no "
                                        f"emulator for {instrument.driver}",
                                        instrument=instrument.name, key="type")
-                emulator = factory(self.world, instrument)
+                self._emulations[instrument.name] = emulation
+                emulator = emulation.factory(self.world, instrument)
                 server = InstrumentServer(instrument.name, emulator, self.world.state.lock,
                                           fault=self._fault_of(instrument.name),
                                           port=self._ports.get(instrument.name, 0))
@@ -201,7 +243,12 @@ class VirtualLab:
 
     @property
     def addresses(self) -> dict[str, str]:
-        return {name: server.resource for name, server in self.servers.items()}
+        return {name: self._emulations[name].address(server.port)
+                for name, server in self.servers.items()}
+
+    @property
+    def init_overrides(self) -> dict[str, dict[str, Any]]:
+        return {name: dict(self._emulations[name].init) for name in self.servers}
 
     @property
     def clock(self) -> Clock:
@@ -236,7 +283,7 @@ class VirtualLab:
                 if not 1 <= channel <= len(channels):
                     raise LabctlError(f"SNSPD channel {channel} does not exist")
                 channels[channel - 1].latched = True
-            self.world.state.faults[name] = Fault(kind, value)  # type: ignore[arg-type]
+            self.world.state.faults[name] = Fault(kind, value)
 
     def clear_faults(self, name: str | None = None) -> None:
         """Remove injected faults (transport faults stop; a lost lock is regained)."""
@@ -257,6 +304,10 @@ class LocalSession:
     @property
     def addresses(self) -> Mapping[str, str]:
         return self.lab.addresses
+
+    @property
+    def init_overrides(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.lab.init_overrides
 
     @property
     def clock(self) -> Clock:
@@ -287,7 +338,8 @@ class VirtualLabSimulator:
         if announcement is not None:
             log.info("using the virtual lab already serving %s", station.path)
             return RemoteSession(announcement["addresses"],
-                                 ControlClient(int(announcement["control_port"])))
+                                 ControlClient(int(announcement["control_port"])),
+                                 announcement.get("init") or {})
         return LocalSession(VirtualLab(station).start())
 
     def serve(self, station: SimulatedStation, faults: Iterable[str],
@@ -299,7 +351,7 @@ class VirtualLabSimulator:
             for text in faults:
                 lab.set_fault(*parse_fault(text))
             assert lab.control is not None
-            path = announce(station, lab.addresses, lab.control.port)
+            path = announce(station, lab.addresses, lab.control.port, lab.init_overrides)
             ready(lab.addresses, lab.control.port)
             try:
                 stop.wait()

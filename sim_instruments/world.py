@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -145,11 +145,15 @@ class World:
 
     def __init__(self, state: WorldState, config: WorldConfig,
                  wirings: dict[str, AwgWiring] | None = None,
-                 tagger_inputs: dict[str, int] | None = None) -> None:
+                 tagger_inputs: dict[str, int] | None = None,
+                 detector_channels: dict[str, int] | None = None) -> None:
         self.state = state
         self.config = config
         self.wirings = wirings or {}
+        #: tagger input of each signal, by the names of the tagger's wiring
         self.tagger_inputs = tagger_inputs or {}
+        #: SNSPD channel (1-based) of each heralding detector, from the SNSPD's wiring
+        self.detector_channels = detector_channels or {"herald_plus": 1, "herald_minus": 2}
         self.rng = np.random.default_rng(config.seed)
 
     # --- per-node pieces ---------------------------------------------------
@@ -214,13 +218,25 @@ class World:
                                                 converter.actual_pump_power())
 
     def herald_detectors(self) -> list[Detector]:
-        """The two heralding SNSPDs at their present bias (zero efficiency when off)."""
-        channels = self.state.heralding.snspd[:2]
-        return [self.detector_at(index) for index in range(len(channels))]
+        """The two heralding SNSPDs (+, −) at their present bias (zero efficiency when off)."""
+        return [self.detector_at(index) for index in range(2)]
+
+    def herald_channel(self, index: int) -> int | None:
+        """The SNSPD channel (0-based) of heralding detector ``index`` (0: +, 1: −)."""
+        name = ("herald_plus", "herald_minus")[index]
+        channel = self.detector_channels.get(name)
+        return channel - 1 if channel is not None else None
 
     def detector_at(self, index: int) -> Detector:
-        channel = self.state.heralding.snspd[index]
-        bias = channel.bias_a if channel.enabled and not channel.latched else 0.0
+        """Heralding detector ``index`` (0: +, 1: −); zero bias when not wired, off or latched."""
+        channel = self.herald_channel(index)
+        return self.snspd_channel(channel) if channel is not None else dataclasses.replace(
+            self.config.detector, bias=0.0)
+
+    def snspd_channel(self, channel: int) -> Detector:
+        """SNSPD channel ``channel`` (0-based) as a detector at its present bias."""
+        state = self.state.heralding.snspd[channel]
+        bias = state.bias_a if state.enabled and not state.latched else 0.0
         return dataclasses.replace(self.config.detector, bias=bias)
 
     def noise_rate_per_detector(self) -> float:
@@ -298,7 +314,8 @@ class World:
         reference = self.state.heralding.reference_laser
         stabilised = reference.emission and reference.locked
         window_length = (window[1] - window[0]) if window else 0.0
-        protocol = "barrett-kok" if self._is_barrett_kok(names, elements) else "single-click"
+        protocol: Literal["single-click", "barrett-kok"] = (
+            "barrett-kok" if self._is_barrett_kok(names, elements) else "single-click")
         params = dataclasses.replace(
             base,
             protocol=protocol,
@@ -397,11 +414,11 @@ class World:
     def snspd_count_rate(self, index: int) -> float:
         """Counts/s of SNSPD channel ``index`` (0-based): dark counts, noise, reference
         light and, for the heralding detectors, the photons of running attempts."""
-        detector = self.detector_at(index)
+        detector = self.snspd_channel(index)
         if detector.bias == 0.0:
             return 0.0
         rate = detector.dark_count_rate
-        if index < 2:
+        if index in (self.herald_channel(0), self.herald_channel(1)):
             rate += detector.efficiency * (self.noise_rate_per_detector()
                                            + self.reference_flux_per_detector())
             setting = self.link()

@@ -177,58 +177,40 @@ class SnspdChannelState:
 
 @dataclass
 class TaggerInputState:
-    enabled: bool = False
-    threshold_v: float = -0.4
-    coupling: str = "DC"
-    edge: str = "RISING"
+    """One time-tagger input as the world sees it, whoever makes the tagger."""
+
+    #: its tags reach the recorded stream
+    recorded: bool = False
     delay_ps: int = 0
-    delay_link: str = "NONE"
-    counter_mode: str = "ACCUM"
-    integration_ms: int = 1000
-    timetags_enabled: bool = False
-    timetag_link: str = "NONE"
-
-
-@dataclass
-class WindowFilterState:
-    enabled: bool = False
-    first_link: str = "NONE"
-    begin_link: str = "NONE"
-    begin_delay_ps: int = 0
-    begin_edge: str = "RISING"
-    end_link: str = "NONE"
-    end_delay_ps: int = 0
-    end_edge: str = "RISING"
-    inside: str = "ONLYFIR"
-    outside: str = "ONLYFIR"
-
-
-@dataclass
-class HistogramState:
-    ref_link: str = "NONE"
-    stop_link: str = "NONE"
-    min_ps: int = 0
-    bin_width_ps: int = 100
-    bin_count: int = 8
+    #: the tagger's own dead time on this input (the detectors have theirs)
+    dead_time_ps: int = 0
 
 
 @dataclass
 class TaggerState:
-    """A time controller (ID1000): inputs, delays, window filters, histograms, recording."""
+    """What a time tagger does with its inputs, in vendor-neutral terms.
+
+    Each tagger emulator keeps its own settings in its own words (an ID1000's
+    delay blocks and window filters, a Swabian tagger's conditional filter) and
+    writes their effect here; `sim_instruments.acquisition` records from this.
+    """
 
     n_inputs: int = 4
     inputs: list[TaggerInputState] = field(default_factory=list)
-    filters: list[WindowFilterState] = field(
-        default_factory=lambda: [WindowFilterState() for _ in range(8)])
-    histograms: list[HistogramState] = field(
-        default_factory=lambda: [HistogramState() for _ in range(4)])
-    record_duration_ps: int = 1_000_000_000_000
-    record_started_at: float | None = None
-    record_stopped_at: float | None = None
+    #: conditional filter in hardware: (sync input, trigger inputs); the sync is
+    #: recorded only for attempts with a click (None: every sync is recorded)
+    sync_filter: tuple[int, tuple[int, ...]] | None = None
+    #: hardware gates: input -> (gate input, window ps); the input is recorded only
+    #: within the window after each gate tag
+    gates: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.inputs:
             self.inputs = [TaggerInputState() for _ in range(self.n_inputs)]
+
+    def input(self, number: int) -> TaggerInputState | None:
+        """Input ``number`` (1-based), None if the tagger has no such input."""
+        return self.inputs[number - 1] if 1 <= number <= len(self.inputs) else None
 
 
 @dataclass

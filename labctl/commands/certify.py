@@ -1,8 +1,9 @@
 """``labctl certify``: which stage of a quantum internet the station's link attains.
 
-Runs the test battery (`labctl.battery`: readout fidelities, prepare and
-measure, heralded entanglement, Bell test, memory under entangling
-attempts) — or reuses archived runs of it — and prints each stage's verdict
+Runs a test battery (registered under ``labctl.batteries``, see
+`labctl.certification`; the project's measures readout fidelities, prepare
+and measure, heralded entanglement, a Bell test and the memory under
+entangling attempts) — or reuses archived runs of it — and prints each stage's verdict
 (`labctl.stages`): attained / not attained / not testable, its parameters
 with 95 % confidence intervals, the thresholds and the margin. Exit status
 0 whatever the verdict; bad input ends in one line and exit 2.
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import station as station_module
-from labctl.battery import Battery, BatterySettings
+from labctl.certification import BatteryContext, BatterySettings, find_battery, reusable_runs
 from labctl.commands.options import add_data_dir_option, add_station_options
 from labctl.commands.output import print_json
 from labctl.data.archive import Archive
@@ -28,10 +29,12 @@ from labctl.stages import DEFAULT_ROUNDS, STAGES, certify, highest_stage
 from labctl.station import StationSpec
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser = commands.add_parser("certify", help="run the test battery and say which stage "
                                                  "of a quantum internet the link attains")
     add_station_options(parser)
+    parser.add_argument("--battery", default=None, metavar="NAME",
+                        help="the test battery (default: the only one installed)")
     parser.add_argument("--protocol", default="single-click",
                         choices=("single-click", "barrett-kok"),
                         help="entangling protocol of the battery (default: %(default)s)")
@@ -64,6 +67,7 @@ def run_certification(args: argparse.Namespace) -> int:
         spec.world.get("fibre_km", 0.0))
     settings = BatterySettings(protocol=args.protocol, alpha=args.alpha,
                                block_seconds=args.block_seconds, fibre_km=fibre_km)
+    find_battery(args.battery)   # an unknown battery: before the archive is touched
     archive = Archive(data_root(args.data_dir))
     try:
         archive.reconcile()
@@ -71,7 +75,7 @@ def run_certification(args: argparse.Namespace) -> int:
         certification = certify_station(
             archive, spec, settings, Engine(archive, progress=progress), args.rounds,
             reuse=args.reuse, reuse_hours=args.reuse_hours,
-            on_item=None if args.json else _announce)
+            on_item=None if args.json else _announce, battery=args.battery)
         if args.report:
             certification["report"] = str(write_certification_report(
                 archive, certification, Path(args.report)))
@@ -87,11 +91,13 @@ def run_certification(args: argparse.Namespace) -> int:
 def certify_station(archive: Archive, spec: StationSpec, settings: BatterySettings,
                     engine: Engine, rounds: int, reuse: Sequence[int] = (),
                     reuse_hours: float = 0.0,
-                    on_item: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    on_item: Callable[[str], None] | None = None,
+                    battery: str | None = None) -> dict[str, Any]:
     """Run (or reuse) the battery and certify: the JSON document ``certify`` prints."""
-    battery = Battery(archive, spec, settings, engine, reuse=reuse, reuse_hours=reuse_hours,
-                      on_item=on_item)
-    verdicts = certify(battery.run(), rounds)
+    context = BatteryContext(archive, spec, settings, engine,
+                             reusable_runs(archive, spec, reuse, reuse_hours), on_item)
+    runner = find_battery(battery)(context)
+    verdicts = certify(runner.run(), rounds)
     return {
         "station": str(spec.path), "profile": spec.profile,
         "stage": highest_stage(verdicts),
@@ -99,7 +105,7 @@ def certify_station(archive: Archive, spec: StationSpec, settings: BatterySettin
         "rounds": rounds,
         "battery": {"protocol": settings.protocol, "alpha": settings.alpha,
                     "block_seconds": settings.block_seconds, "fibre_km": settings.fibre_km,
-                    "runs": battery.record.runs, "skipped": battery.record.skipped},
+                    "runs": runner.record.runs, "skipped": runner.record.skipped},
     }
 
 

@@ -1,13 +1,12 @@
 """``labctl demo``: a whole simulated link bring-up, from calibrations to the certified stage.
 
 Starts the station's virtual lab once (every run joins the same world, as
-runs in a lab share one set of instruments), then runs, each through the
-engine with its progress bar and archived: the calibrations (SNSPD bias,
-converter phase matching, detector offsets, Rabi, two-photon interference),
-the α sweep, heralded entanglement, the Bell test, the memory benchmarks
-(Ramsey, dynamical decoupling, memory under entangling attempts); certifies
-the link (`labctl certify`, reusing those runs where it can) and writes the
-HTML report. It ends by printing the stage attained and where the report is.
+runs in a lab share one set of instruments), then runs the steps of a plan
+(`labctl.plans`; the project's ``demo`` plan: the calibrations, the α sweep,
+heralded entanglement, the Bell test, the memory benchmarks), each through
+the engine with its progress bar and archived; certifies the link
+(`labctl certify`, reusing those runs where it can) and writes the HTML
+report. It ends by printing the stage attained and where the report is.
 """
 
 from __future__ import annotations
@@ -22,42 +21,29 @@ from pathlib import Path
 from typing import Any
 
 from labctl import station as station_module
-from labctl.battery import BatterySettings
+from labctl.certification import BatterySettings, find_battery
 from labctl.commands.certify import certify_station, write_certification_report
 from labctl.commands.options import add_data_dir_option, add_station_options
 from labctl.data.archive import Archive
 from labctl.data.location import data_root
-from labctl.engine.experiment import parse_settings
-from labctl.engine.registry import find_experiment
 from labctl.engine.runner import Engine
 from labctl.errors import LabctlError
+from labctl.plans import find_plan
 from labctl.simulation import find_simulator
 from labctl.stages import DEFAULT_ROUNDS
 from labctl.station import StationSpec
 
 log = logging.getLogger(__name__)
 
-#: (what it is for, experiment, --set values) in the order a lab would run them.
-STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("calibration", "snspd_bias_scan", ()),
-    ("calibration", "converter_phase_matching", ()),
-    ("calibration", "detector_offsets", ()),
-    ("calibration", "rabi", ()),
-    ("calibration", "hom", ()),
-    ("rate/fidelity trade-off", "alpha_sweep", ()),
-    ("heralded entanglement", "entanglement", ("alpha=0.05",)),
-    ("Bell test", "bell_test", ("blocks=4",)),
-    ("memory", "ramsey", ()),
-    ("memory", "dynamical_decoupling", ()),
-    ("memory", "memory_robustness", ()),
-)
-
-
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser = commands.add_parser("demo", help="bring a simulated link up end to end: "
                                               "calibrate, entangle, Bell test, memory, "
                                               "certify, report")
     add_station_options(parser)
+    parser.add_argument("--plan", default=None, metavar="NAME",
+                        help="the plan to run (default: the only one installed)")
+    parser.add_argument("--battery", default=None, metavar="NAME",
+                        help="the test battery that certifies (default: the only one installed)")
     parser.add_argument("--out", default="demo-report",
                         help="folder for the HTML report (default: %(default)s; an earlier "
                              "report there is replaced)")
@@ -70,6 +56,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if spec.simulator is None:
         raise LabctlError(f"the demo runs on a simulated station: profile '{spec.profile}' "
                           f"of {spec.path} names no simulator")
+    plan = find_plan(args.plan)
+    find_battery(args.battery)
     archive = Archive(data_root(args.data_dir))
     run_ids: list[int] = []
     try:
@@ -78,11 +66,9 @@ def run_demo(args: argparse.Namespace) -> int:
         with served(spec) as addresses:
             _say(f"virtual two-node link up: {len(addresses)} instruments on loopback TCP "
                  f"({spec.path}, profile {spec.profile})")
-            for purpose, name, settings in STEPS:
-                _say(f"{purpose}: {name}")
-                experiment = find_experiment(name)
-                config = parse_settings(experiment.config_type, list(settings))
-                outcome = engine.start(experiment(config), spec.path, spec.profile)
+            for step in plan.steps:
+                _say(f"{step.purpose}: {step.experiment.name}")
+                outcome = engine.start(step.experiment, spec.path, spec.profile)
                 run_ids.append(outcome.run_id)
                 _say(f"  run {outcome.run_id} {outcome.status}" + (
                     f": {outcome.reason}" if outcome.status != "completed" else "")
@@ -91,7 +77,8 @@ def run_demo(args: argparse.Namespace) -> int:
             _say("certification: the test battery (reusing the runs above where it can)")
             settings = BatterySettings(fibre_km=float(spec.world.get("fibre_km", 0.0)))
             certification = certify_station(archive, spec, settings, engine, DEFAULT_ROUNDS,
-                                            reuse=run_ids, on_item=_say)
+                                            reuse=run_ids, on_item=_say,
+                                            battery=args.battery)
         report = write_certification_report(archive, certification, Path(args.out),
                                             extra_runs=run_ids, force=True)
     finally:

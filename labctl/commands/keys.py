@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from labctl.commands.output import print_json
 from labctl.remote.keys import generate
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     keys = commands.add_parser("keys", help="CurveZMQ keys for remote nodes")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True,
                                         metavar="SUBCOMMAND")

@@ -24,15 +24,15 @@ from typing import Any
 from labctl import station as station_module
 from labctl.commands.output import print_json
 from labctl.errors import LabctlError
+from labctl.node.server import DEFAULT_BIND, DEFAULT_HEARTBEAT_TIMEOUT, NodeServer, ServerOptions
 from labctl.remote.address import BadRemote, parse_remote
 from labctl.remote.keys import ServerKeys
 from labctl.remote.nodes import RemoteNodes
 from labctl.remote.protocol import Limits
-from labctl.remote.server import DEFAULT_BIND, DEFAULT_HEARTBEAT_TIMEOUT, NodeServer, ServerOptions
 from labctl.simulation import announce, discover
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     node = commands.add_parser("node", help="serve a station's instruments to an orchestrator")
     node_commands = node.add_subparsers(dest="node_command", required=True,
                                         metavar="SUBCOMMAND")
@@ -162,7 +162,7 @@ def _join_sim_lab(spec: station_module.StationSpec, lab_path: str) -> Path:
         raise LabctlError(f"--sim-lab: the virtual lab of {lab_path} serves no "
                           f"{', '.join(missing)} (a node's instruments keep their names)")
     return announce(station_module.simulated_station(spec), addresses,
-                    int(announcement["control_port"]))
+                    int(announcement["control_port"]), announcement.get("init") or {})
 
 
 def _unannounce(path: Path) -> None:

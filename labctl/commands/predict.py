@@ -68,7 +68,7 @@ def _add_link_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     command = commands.add_parser("predict", help="predict what a link will do")
     predictions = command.add_subparsers(dest="predict_command", required=True,
                                          metavar="SUBCOMMAND")

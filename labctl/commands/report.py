@@ -8,6 +8,7 @@ ends with one line and exit status 2, and nothing is written.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from labctl.commands.options import add_data_dir_option
 from labctl.commands.output import print_json
@@ -17,7 +18,7 @@ from labctl.report.certification import load_certification
 from labctl.report.html import write_report
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     report = commands.add_parser(
         "report", help="write an HTML report of archived runs (and a certification)",
         description="Write DIR/index.html with its plots for archived runs and, with "

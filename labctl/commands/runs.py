@@ -25,7 +25,7 @@ from labctl.errors import LabctlError
 EXIT_STATUS = {"completed": 0, "failed": 1, "interrupted": 130, "running": 1}
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     run = commands.add_parser("run", help="run an experiment")
     run.add_argument("experiment", help="experiment name (see 'labctl experiments')")
     add_station_options(run)
@@ -171,7 +171,7 @@ def export_run(args: argparse.Namespace) -> int:
 
 
 def list_experiments(args: argparse.Namespace) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in experiment_names():
         experiment = find_experiment(name)
         rows.append({"name": name, "description": experiment.description,
@@ -191,7 +191,9 @@ def _run_row(info: RunInfo) -> dict[str, Any]:
 
 
 def _plain(result: Any) -> Any:
-    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    return result
 
 
 def _report(outcome: RunOutcome, as_json: bool) -> int:

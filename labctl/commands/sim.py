@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Mapping
 from types import FrameType
+from typing import Any
 
 from labctl import station as station_module
 from labctl.commands.output import print_json
@@ -20,7 +21,7 @@ from labctl.errors import LabctlError
 from labctl.simulation import find_simulator
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     sim = commands.add_parser("sim", help="the virtual lab")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True, metavar="SUBCOMMAND")
     serve = sim_commands.add_parser(

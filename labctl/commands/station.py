@@ -25,7 +25,7 @@ def add_station_options(parser: argparse.ArgumentParser, positional: bool = True
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     station = commands.add_parser("station", help="inspect station files")
     station_commands = station.add_subparsers(dest="station_command", required=True,
                                               metavar="SUBCOMMAND")

@@ -5,6 +5,7 @@
 - `labctl.data.archive`: `Archive` (create, resume, list, load, reconcile,
   export runs) and `RunWriter` (durable block appends), over a QCoDeS SQLite
   database that indexes every block and holds each run's provenance.
+- `labctl.data.runs`: what a run is (`RunMetadata`, `RunInfo`, `RunData`).
 - `labctl.data.chunks`: the raw store, one fsync-ed, renamed, sha256-checked
   ``.npz`` file per block, readable with plain numpy.
 - `labctl.data.liveness`: whether the process writing a run is still alive.

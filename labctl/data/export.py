@@ -27,7 +27,7 @@ from labctl.errors import LabctlError
 if TYPE_CHECKING:
     import xarray as xr
 
-    from labctl.data.archive import RunData
+    from labctl.data.runs import RunData
 
 log = logging.getLogger(__name__)
 

@@ -88,4 +88,4 @@ def _start_token(pid: int) -> str | None:
 
 def _is_zombie(pid: int) -> bool:
     fields = _stat_fields(pid)
-    return bool(fields) and fields[0] in ("Z", "X")
+    return fields is not None and bool(fields) and fields[0] in ("Z", "X")

@@ -25,7 +25,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, get_args, get_origin
+from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,6 +33,8 @@ from numpy.typing import NDArray
 from labctl.engine.stopping import FixedCount, StoppingRule
 from labctl.errors import ParameterError
 from labctl.station import LabStation
+
+ConfigT = TypeVar("ConfigT")
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,24 @@ class RunContext:
     rng: np.random.Generator
 
 
-class Experiment:
-    """Base class of experiments (see the module docstring)."""
+class Experiment(Generic[ConfigT]):
+    """Base class of experiments (see the module docstring), generic over its config.
+
+    ``class Rabi(Experiment[RabiConfig])`` with ``config_type = RabiConfig``:
+    ``self.config`` is then a ``RabiConfig`` to the type checker too.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
-    config_type: ClassVar[type]
+    config_type: ClassVar[type[Any]]
     #: Names of the scalar values every block reports.
     value_names: ClassVar[tuple[str, ...]]
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ConfigT) -> None:
         if not isinstance(config, self.config_type):
             raise TypeError(f"{self.name} needs a {self.config_type.__name__}, "
                             f"got {type(config).__name__}")
-        self.config = config
+        self.config: ConfigT = config
 
     def planned_blocks(self) -> int | None:
         """Blocks the run will take if nothing stops it early (None: open-ended)."""

@@ -6,23 +6,19 @@ package) registers its experiment classes in ``pyproject.toml``.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from typing import Any
 
 from labctl.engine.experiment import Experiment
-from labctl.errors import ParameterError
+from labctl.plugins import load_plugin, plugin_names
 
 ENTRY_POINT_GROUP = "labctl.experiments"
 
 
 def experiment_names() -> list[str]:
-    return sorted(e.name for e in entry_points(group=ENTRY_POINT_GROUP))
+    return plugin_names(ENTRY_POINT_GROUP)
 
 
-def find_experiment(name: str) -> type[Experiment]:
+def find_experiment(name: str) -> type[Experiment[Any]]:
     """The experiment class registered as ``name``; `ParameterError` listing the known ones."""
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name == name:
-            experiment: type[Experiment] = entry.load()
-            return experiment
-    raise ParameterError(f"unknown experiment {name!r} (known: "
-                         f"{', '.join(experiment_names()) or 'none installed'})")
+    experiment: type[Experiment[Any]] = load_plugin(ENTRY_POINT_GROUP, name, "experiment")
+    return experiment

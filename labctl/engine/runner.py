@@ -24,6 +24,7 @@ Cross-cutting behaviour, on every exit path:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -148,8 +149,8 @@ class Engine:
                         index = writer.next_block
                         context.rng = np.random.default_rng([writer.run_id, index])
                         block = self._with_retries(
-                            lambda index=index: experiment.acquire(context, index), station,
-                            f"block {index}", lambda: experiment.prepare(context))
+                            functools.partial(experiment.acquire, context, index), station,
+                            f"block {index}", functools.partial(experiment.prepare, context))
                         writer.append(block.values, block.arrays)
                         history.add(block.values)
                         for name, value in block.progress.items():

@@ -27,7 +27,7 @@ _AXES = {"X": (1.0, 0.0, 0.0), "Y": (0.0, 1.0, 0.0), "Z": (0.0, 0.0, 1.0),
 _PERFECT = Readout(1.0, 1.0)
 
 
-def direction(basis: str | Sequence[float]) -> Direction:
+def direction(basis: str | Sequence[float] | Direction) -> Direction:
     """A unit Bloch vector from a basis label ("X", "-Y", ...) or a 3-vector."""
     if isinstance(basis, str):
         if basis not in _AXES:
@@ -55,8 +55,8 @@ def _projector(n: Direction, outcome: int) -> ComplexMatrix:
     return (np.eye(2) + sign * operator) / 2.0
 
 
-def outcome_probabilities(rho: ComplexMatrix, basis_a: str | Sequence[float],
-                          basis_b: str | Sequence[float], readout_a: Readout = _PERFECT,
+def outcome_probabilities(rho: ComplexMatrix, basis_a: str | Sequence[float] | Direction,
+                          basis_b: str | Sequence[float] | Direction, readout_a: Readout = _PERFECT,
                           readout_b: Readout = _PERFECT) -> NDArray[np.float64]:
     """P[a, b] of reported outcomes a, b in {0, 1}, readout errors included."""
     n_a, n_b = direction(basis_a), direction(basis_b)

@@ -186,8 +186,8 @@ def round_clicks(bright_a: bool, bright_b: bool, eta_a: float, eta_b: float,
         none_detected = (1 - eta_a) * (1 - eta_b)
         # one detector fires with a photon: both photons bunched into it, or one lost
         single = (1 - d) * (both_detected * (1 + visibility) / 4 + one_detected / 2)
-        photon = {"none": 0.0, "+": single, "-": single,
-                  "both": 1.0 - none_detected - 2 * single}
+        photon: dict[Click, float] = {"none": 0.0, "+": single, "-": single,
+                                      "both": 1.0 - none_detected - 2 * single}
     elif bright_a or bright_b:
         eta = eta_a if bright_a else eta_b
         none_detected = 1 - eta
@@ -196,8 +196,9 @@ def round_clicks(bright_a: bool, bright_b: bool, eta_a: float, eta_b: float,
     else:
         none_detected = 1.0
         photon = {"none": 0.0, "+": 0.0, "-": 0.0, "both": 0.0}
-    dark = {"none": none_detected * (1 - d) ** 2, "+": none_detected * d * (1 - d),
-            "-": none_detected * d * (1 - d), "both": none_detected * d * d}
+    dark: dict[Click, float] = {
+        "none": none_detected * (1 - d) ** 2, "+": none_detected * d * (1 - d),
+        "-": none_detected * d * (1 - d), "both": none_detected * d * d}
     return RoundClicks(photon=photon, dark=dark)
 
 
@@ -256,7 +257,8 @@ def herald_branches(params: LinkParameters) -> list[HeraldBranch]:
     patterns = [p for p in itertools.product(CLICKS, repeat=rounds)
                 if any(c != "none" for c in p)]
     for pattern in patterns:
-        for sources in itertools.product(("photon", "dark"), repeat=rounds):
+        source_kinds: tuple[Source, ...] = ("photon", "dark")
+        for sources in itertools.product(source_kinds, repeat=rounds):
             rho = np.zeros((4, 4), dtype=np.complex128)
             for configuration, prior in priors.items():
                 weight = prior
@@ -338,12 +340,14 @@ def predict(params: LinkParameters) -> LinkPrediction:
             + branch.probability
     p_herald = sum(probability.values())
     states = {target: rho / probability[target] for target, rho in by_target.items()}
+    psi_plus_frame: ComplexMatrix
     if p_herald > 0:
-        psi_plus_frame = sum(
-            probability[t] * (rho if t == "Psi+" else apply_local_z_on_b(rho))
-            for t, rho in states.items()) / p_herald
-        fidelity = sum(probability[t] * fidelity_to_bell(rho, t)  # type: ignore[arg-type]
-                       for t, rho in states.items()) / p_herald
+        psi_plus_frame = np.zeros((4, 4), dtype=np.complex128)
+        for t, rho in states.items():
+            psi_plus_frame += probability[t] * (rho if t == "Psi+" else apply_local_z_on_b(rho))
+        psi_plus_frame /= p_herald
+        fidelity = sum((probability[t] * fidelity_to_bell(rho, t)  # type: ignore[arg-type]
+                        for t, rho in states.items()), 0.0) / p_herald
     else:
         psi_plus_frame = np.eye(4, dtype=np.complex128) / 4
         fidelity = 0.25

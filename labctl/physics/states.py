@@ -60,7 +60,8 @@ def expectation(rho: ComplexMatrix, operator: ComplexMatrix) -> float:
 
 def correlator(rho: ComplexMatrix, pauli_a: str, pauli_b: str) -> float:
     """<sigma_a ⊗ sigma_b>, e.g. ``correlator(rho, "X", "X")``."""
-    return expectation(rho, np.kron(PAULIS[pauli_a], PAULIS[pauli_b]))
+    operator: ComplexMatrix = np.kron(PAULIS[pauli_a], PAULIS[pauli_b]).astype(np.complex128)
+    return expectation(rho, operator)
 
 
 def correlators(rho: ComplexMatrix) -> dict[str, float]:

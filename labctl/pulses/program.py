@@ -6,15 +6,16 @@ element): `Marker` pulses on named outputs (``excitation``,
 (square I/Q envelope of given amplitude and phase). `render` turns a
 segment into per-channel samples through the station's `AwgWiring`; a
 `Program` is segments plus the sequence table that plays them, and
-`load_program` puts it on any AWG that offers the `Awg` methods.
+`render_program` turns it into the AWG-neutral `RenderedProgram` a pulse
+sequencer (`labctl.instruments.sequencer`) loads.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,7 +84,8 @@ class Segment:
     def __post_init__(self) -> None:
         if not self.duration > 0:
             raise ValueError(f"segment {self.name}: duration must be positive")
-        for pulse in (*self.markers, *self.rotations):
+        pulses: tuple[Marker | Rotation, ...] = (*self.markers, *self.rotations)
+        for pulse in pulses:
             if pulse.start + pulse.duration > self.duration + 1e-15:
                 raise ValueError(f"segment {self.name}: a pulse ends after the segment "
                                  f"({pulse.start + pulse.duration:g} s > {self.duration:g} s)")
@@ -127,7 +129,7 @@ class SequenceElement:
             raise ValueError(f"goto must be None or an index >= 1, got {self.goto!r}")
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
@@ -141,13 +143,17 @@ class ChannelSamples:
 
 
 def render(segment: Segment, sample_rate: float, wiring: AwgWiring,
-           min_points: int = 250) -> dict[int, ChannelSamples]:
-    """Samples for channels 1-4 (vectorised; pulses snap to the sample grid)."""
+           min_points: int = 250, channels: int = 4) -> dict[int, ChannelSamples]:
+    """Samples for channels 1..``channels`` (vectorised; pulses snap to the sample grid)."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate!r}")
+    used = (wiring.mw_i, wiring.mw_q, wiring.excitation.channel,
+            wiring.detection_window.channel, wiring.readout.channel)
+    if max(used) > channels:
+        raise ValueError(f"the wiring uses channel {max(used)}, the AWG has {channels}")
     n = max(round(segment.duration * sample_rate), min_points)
-    analog = np.zeros((4, n))
-    markers = np.zeros((4, 2, n), dtype=bool)
+    analog = np.zeros((channels, n))
+    markers = np.zeros((channels, 2, n), dtype=bool)
 
     def span(start: float, duration: float) -> slice:
         first = round(start * sample_rate)
@@ -163,7 +169,8 @@ def render(segment: Segment, sample_rate: float, wiring: AwgWiring,
     if np.abs(analog).max(initial=0.0) > 1.0 + 1e-12:
         raise ValueError(f"segment {segment.name}: overlapping rotations exceed full scale")
     np.clip(analog, -1.0, 1.0, out=analog)
-    return {ch + 1: ChannelSamples(analog[ch], markers[ch, 0], markers[ch, 1]) for ch in range(4)}
+    return {ch + 1: ChannelSamples(analog[ch], markers[ch, 0], markers[ch, 1])
+            for ch in range(channels)}
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,7 @@ class Program:
                 raise ValueError(f"dynamic jump for pattern {pattern} targets element "
                                  f"{target!r}, the sequence has {len(self.sequence)}")
 
-    def elements(self) -> list[SequenceElement]:
+    def elements(self, channels: int = 4) -> list[SequenceElement]:
         """The sequence table: (segment, loops or None for forever, event jump, goto)."""
         names = {s.name for s in self.segments}
         elements = []
@@ -196,46 +203,44 @@ class Program:
             if segment not in names:
                 raise ValueError(f"sequence plays unknown segment {segment!r}")
             elements.append(SequenceElement(
-                waveforms=tuple(f"{segment}_ch{ch}" for ch in range(1, 5)),
+                waveforms=tuple(waveform_name(segment, ch) for ch in range(1, channels + 1)),
                 loop_count=loops or 1, infinite=loops is None, event_jump=jump, goto=goto))
         return elements
 
 
-class AwgChannel(Protocol):
-    def output(self, value: bool) -> None: ...
+def waveform_name(segment: str, channel: int) -> str:
+    """The name a segment's waveform for ``channel`` is uploaded under."""
+    return f"{segment}_ch{channel}"
 
 
-class Awg(Protocol):
-    """The AWG methods a program needs (the AWG5014C driver offers them)."""
+@dataclass(frozen=True)
+class RenderedProgram:
+    """A program as samples: what a pulse sequencer loads (AWG-neutral).
 
-    def delete_all_waveforms(self) -> None: ...
-    def upload_waveform(self, name: str, analog: NDArray[np.float64],
-                        marker1: NDArray[np.bool_] | None = None,
-                        marker2: NDArray[np.bool_] | None = None) -> None: ...
-    def define_sequence(self, elements: Sequence[SequenceElement]) -> None: ...
-    def define_dynamic_jumps(self, table: Mapping[int, int]) -> None: ...
-    def event_jump_mode(self, mode: str) -> None: ...
-    def channel(self, number: int) -> AwgChannel: ...
-    def run(self) -> None: ...
-    def stop(self) -> None: ...
-
-
-def load_program(awg: Awg, program: Program, sample_rate: float, wiring: AwgWiring) -> None:
-    """Stop the AWG, replace its waveforms and sequence by ``program``, switch outputs on.
-
-    The caller starts it with ``awg.run()`` (after setting ``run_mode("sequence")``).
+    ``waveforms``: name -> samples of one channel during one segment;
+    ``elements``: the sequence table naming them per channel;
+    ``dynamic_jumps``: event pattern -> element (1-based), empty for plain event jumps.
     """
-    awg.stop()
-    awg.delete_all_waveforms()
+
+    waveforms: Mapping[str, ChannelSamples]
+    elements: tuple[SequenceElement, ...]
+    dynamic_jumps: Mapping[int, int] = field(default_factory=dict)
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """The channels some element plays a waveform on."""
+        return tuple(sorted({index for element in self.elements
+                             for index, name in enumerate(element.waveforms, start=1)
+                             if name is not None}))
+
+
+def render_program(program: Program, sample_rate: float, wiring: AwgWiring,
+                   min_points: int = 250, channels: int = 4) -> RenderedProgram:
+    """Every segment rendered per channel, with the sequence table and dynamic jumps."""
+    waveforms: dict[str, ChannelSamples] = {}
     for segment in program.segments:
-        for channel, samples in render(segment, sample_rate, wiring).items():
-            awg.upload_waveform(f"{segment.name}_ch{channel}", samples.analog,
-                                samples.marker1, samples.marker2)
-    awg.define_sequence(program.elements())
-    if program.dynamic_jumps:
-        awg.define_dynamic_jumps(dict(program.dynamic_jumps))
-        awg.event_jump_mode("dynamic")
-    else:
-        awg.event_jump_mode("event")
-    for channel in range(1, 5):
-        awg.channel(channel).output(True)
+        for channel, samples in render(segment, sample_rate, wiring, min_points,
+                                       channels).items():
+            waveforms[waveform_name(segment.name, channel)] = samples
+    return RenderedProgram(waveforms=waveforms, elements=tuple(program.elements(channels)),
+                           dynamic_jumps=dict(program.dynamic_jumps))

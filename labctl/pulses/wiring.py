@@ -8,6 +8,7 @@ Read from an AWG's ``wiring:`` in the station file, e.g.::
       readout: {channel: 2, marker: 1}           # spin-readout laser gate
       mw_i: 1                                    # I of the microwave IQ modulator
       mw_q: 2                                    # Q
+      amplitude_vpp: 4.5                         # analog full scale of every channel
 
 Experiments render pulse programs through it; the virtual lab decodes
 uploaded waveforms through the same description.
@@ -43,8 +44,14 @@ class AwgWiring:
     readout: MarkerOutput = MarkerOutput(2, 1)
     mw_i: int = 1
     mw_q: int = 2
+    #: Analog full scale (peak to peak) of every channel: the I/Q drive level the
+    #: calibrated Rabi frequency refers to.
+    amplitude_vpp: float = 4.5
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.amplitude_vpp, int | float) and self.amplitude_vpp > 0):
+            raise ValueError(f"amplitude_vpp must be a positive number of volts, "
+                             f"got {self.amplitude_vpp!r}")
         for name in ("mw_i", "mw_q"):
             if getattr(self, name) not in (1, 2, 3, 4):
                 raise ValueError(f"{name} must be an AWG channel 1-4, got {getattr(self, name)!r}")
@@ -73,6 +80,8 @@ def parse_wiring(mapping: Mapping[str, Any]) -> AwgWiring:
         try:
             if key in ("mw_i", "mw_q"):
                 values[key] = int(value)
+            elif key == "amplitude_vpp":
+                values[key] = float(value)
             else:
                 values[key] = MarkerOutput(int(value["channel"]), int(value["marker"]))
         except (KeyError, TypeError, ValueError) as error:

@@ -5,7 +5,8 @@
   never pickle) and the values it may carry;
 - `allowlist`, `catalog`: which parameters and methods a node serves;
 - `session`: a node's orchestrators, the armed run, the heartbeat watchdog;
-- `server`: ``labctl node serve`` (ROUTER);
+- the server, ``labctl node serve`` (ROUTER), is `labctl.node.server` (it loads
+  a station, so it lives above `labctl.station`);
 - `client`, `proxy`, `nodes`: the orchestrator's side (DEALER, proxies that
   mirror the served instruments, arming runs across nodes, the node clock);
 - `heralds_bus`: herald events from the heralding station (PUB/SUB);

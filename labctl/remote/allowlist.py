@@ -27,6 +27,8 @@ from labctl.errors import LabctlError
 
 #: Always callable where the object has it.
 ALWAYS = ("safe_state",)
+#: The class attribute listing a driver's (or channel's) remotely callable methods.
+METHODS_ATTRIBUTE = "remote_methods"
 
 
 def class_path(cls: type) -> str:
@@ -36,10 +38,10 @@ def class_path(cls: type) -> str:
 def allowed_methods(obj: object) -> tuple[str, ...]:
     """The method names of ``obj`` an orchestrator may call (see the module docstring)."""
     cls = type(obj)
-    declared = getattr(cls, "remote_methods", ())
+    declared = getattr(cls, METHODS_ATTRIBUTE, ())
     if not (isinstance(declared, tuple | list)
             and all(isinstance(name, str) for name in declared)):
-        raise LabctlError(f"{class_path(cls)}.remote_methods must be a tuple of "
+        raise LabctlError(f"{class_path(cls)}.{METHODS_ATTRIBUTE} must be a tuple of "
                           f"method names, not {declared!r}")
     names: tuple[str, ...] = tuple(declared)
     allowed = [name for name in (*names, *ALWAYS)

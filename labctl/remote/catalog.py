@@ -2,7 +2,10 @@
 
 `Catalog` walks a QCoDeS instrument once, when the node starts, and keeps
 every parameter and allowed method under its dotted path relative to the
-instrument (``power``, ``input3.delay_ps``, ``tsco1.configure_window``). A
+instrument (``power``, ``input3.delay_ps``, ``tsco1.configure_window``), and
+the methods of the capability its role needs (`labctl.instruments`) under
+``capability.`` (``capability.fetch_tags``): the node runs the adapter, so a
+capability call is one round trip however many commands it sends. A
 request names such a path; anything not in the catalog does not exist as
 far as the network is concerned. `Catalog.description` is what a proxy is
 built from: for the instrument and each submodule its class, parameters
@@ -23,11 +26,14 @@ from typing import Any
 from qcodes.instrument import ChannelTuple, Instrument, InstrumentBase, InstrumentChannel
 from qcodes.parameters import ParameterBase
 
+from labctl.instruments.roles import protocol_members
 from labctl.remote.allowlist import allowed_methods, class_path
 from labctl.remote.codec import Codec
 
 log = logging.getLogger(__name__)
 
+#: Where a catalog serves the methods of its instrument's capability.
+CAPABILITY = "capability"
 #: Attribute names a proxy already has; never mirrored as data.
 RESERVED_NAMES = frozenset(dir(Instrument)) | frozenset(dir(InstrumentChannel))
 _MAX_ITEMS = 64
@@ -44,9 +50,20 @@ class Catalog:
     description: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, instrument: Instrument, codec: Codec) -> Catalog:
+    def build(cls, instrument: Instrument, codec: Codec, capability: object | None = None,
+              protocol: type | None = None) -> Catalog:
+        """Index ``instrument``; with ``capability``, also its ``protocol``'s methods."""
         catalog = cls(instrument)
         catalog.description = catalog._describe(instrument, "", codec)
+        if capability is not None and protocol is not None:
+            methods = {}
+            for name in protocol_members(protocol):
+                bound = getattr(capability, name)
+                catalog.methods[f"{CAPABILITY}.{name}"] = bound
+                methods[name] = (inspect.getdoc(bound) or "").split("\n", 1)[0]
+            catalog.description[CAPABILITY] = {
+                "class": class_path(type(capability)), "protocol": protocol.__name__,
+                "methods": methods}
         return catalog
 
     def module_path(self, value: object) -> str | None:
@@ -59,7 +76,8 @@ class Catalog:
         for name, parameter in node.parameters.items():
             self.parameters[prefix + name] = parameter
             parameters[name] = {
-                "label": str(parameter.label), "unit": str(parameter.unit),
+                "label": str(getattr(parameter, "label", name)),
+                "unit": str(getattr(parameter, "unit", "")),
                 "vals": repr(parameter.vals) if parameter.vals is not None else None,
                 "gettable": bool(parameter.gettable), "settable": bool(parameter.settable)}
         methods = {}

@@ -30,11 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from labctl.pulses.program import SequenceElement
+from labctl.instruments.laser import LaserStatus
+from labctl.instruments.sequencer import SequencerLimits
+from labctl.pulses.program import ChannelSamples, RenderedProgram, SequenceElement
 from labctl.remote.errors import ProtocolError
 
-#: The labctl value types experiments hand to instruments (e.g. ``awg.define_sequence``).
-VALUE_TYPES: tuple[type, ...] = (SequenceElement,)
+#: The labctl value types experiments hand to instruments and capabilities return
+#: (``define_sequence``'s elements, a sequencer's program and limits, a laser's status).
+VALUE_TYPES: tuple[type, ...] = (SequenceElement, ChannelSamples, RenderedProgram,
+                                 SequencerLimits, LaserStatus)
 #: numpy dtype kinds that travel: bool, signed/unsigned integers, floats, complex.
 ARRAY_KINDS = frozenset("biufc")
 #: Deepest nesting of lists, dicts and tagged objects a message may hold.
@@ -89,7 +93,7 @@ class Codec:
                                   self._encode(v, frames, module_ref, depth + 1)]
                                  for k, v in value.items()]}
         if type(value).__name__ in self._types and type(value) is self._types[
-                type(value).__name__]:
+                type(value).__name__] and dataclasses.is_dataclass(value):
             return {"__value__": type(value).__name__,
                     "fields": {f.name: self._encode(getattr(value, f.name), frames,
                                                     module_ref, depth + 1)
@@ -118,7 +122,7 @@ class Codec:
             raise ProtocolError(f"cannot send a numpy array of dtype {value.dtype} "
                                 "(numbers and booleans only)")
         contiguous = np.require(value, requirements="C")
-        frames.append(memoryview(contiguous.reshape(-1).view(np.uint8)))
+        frames.append(memoryview(contiguous.reshape(-1).view(np.uint8).data))
         return {"__ndarray__": len(frames) - 1, "dtype": contiguous.dtype.str,
                 "shape": list(contiguous.shape)}
 

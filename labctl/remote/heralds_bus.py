@@ -114,7 +114,7 @@ class HeraldPublisher:
         if keys is not None:
             use_as_server(self._socket, keys)
         self._socket.bind(bind)
-        self.endpoint: str = self._socket.last_endpoint.decode()
+        self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def publish(self, attempt: int, pattern: str, timestamp_ps: int,
                 run_id: int | None = None) -> HeraldEvent:

@@ -155,8 +155,8 @@ def parse_request(parts: Sequence[Frame], limits: Limits) -> Request:
     if type(session) is not str or not _SESSION.match(session):
         raise BadRequest("header needs a 'session' of 8 to 64 lowercase hex digits",
                          request_id)
-    schema = OPERATIONS.get(op) if type(op) is str else None
-    if schema is None:
+    schema = OPERATIONS.get(op) if isinstance(op, str) else None
+    if schema is None or not isinstance(op, str):
         raise BadRequest(f"unknown operation {op!r}", request_id)
     fields = {k: v for k, v in header.items() if k not in _ENVELOPE}
     for name, value in fields.items():

@@ -13,6 +13,9 @@ the local driver:
   ``ChannelTuple``;
 - the allowed methods (``awg.upload_waveform(...)``, ``awg.channel(1)`` —
   which returns the proxy of that channel — ``tagger.fetch_timetags()``);
+- the capability of the instrument's role, as `served_capability`: a
+  `RemoteCapability` whose methods run the node's adapter (one round trip
+  per capability call);
 - plain data attributes such as a channel's ``index``;
 - the snapshot, which is the node's snapshot of the real instrument (plus
   ``remote``: the node's address).
@@ -32,6 +35,7 @@ from qcodes import validators as vals
 from qcodes.instrument import ChannelTuple, Instrument, InstrumentBase, InstrumentChannel
 from qcodes.parameters import Parameter
 
+from labctl.remote.catalog import CAPABILITY
 from labctl.remote.client import NodeClient
 from labctl.remote.codec import Codec, Frame
 from labctl.remote.errors import CallRefused, ProtocolError
@@ -127,6 +131,20 @@ class RemoteMethod:
         return f"<remote method {self._link.instrument}.{self._path}>"
 
 
+class RemoteCapability:
+    """The capability a node serves for one instrument: each method runs its adapter there."""
+
+    def __init__(self, link: _Link, description: dict[str, Any]) -> None:
+        self.protocol = str(description.get("protocol", ""))
+        self.adapter_class = str(description.get("class", ""))
+        self._instrument = link.instrument
+        for name, doc in (description.get("methods") or {}).items():
+            setattr(self, name, RemoteMethod(link, f"{CAPABILITY}.{name}", str(doc)))
+
+    def __repr__(self) -> str:
+        return f"<remote {self.protocol} of {self._instrument} ({self.adapter_class})>"
+
+
 class RemoteModule(InstrumentChannel):
     """A submodule or channel of a served instrument."""
 
@@ -148,6 +166,10 @@ class RemoteInstrument(Instrument):
         self.remote_class = str(description.get("class", ""))
         self._link = _Link(client, name)
         _mirror(self, self._link, "", description)
+        served = description.get(CAPABILITY)
+        #: The node's capability of this instrument (None: its role has none).
+        self.served_capability = (RemoteCapability(self._link, served)
+                                  if isinstance(served, dict) else None)
 
     def get_idn(self) -> dict[str, str | None]:
         if "IDN" not in self.parameters:
@@ -195,7 +217,8 @@ def _mirror(node: InstrumentBase, link: _Link, prefix: str,
             node.add_submodule(name, RemoteModule(node, name, link, f"{prefix}{name}.", sub))
     for name, sub in submodules.items():
         if sub.get("kind") == "tuple":
-            members = [node.submodules[member] for member in sub.get("members", ())]
+            members = [module for member in sub.get("members", ())
+                       if isinstance(module := node.submodules[member], RemoteModule)]
             node.add_submodule(name, ChannelTuple(node, name, RemoteModule, members))
     for name, encoded in (description.get("attributes") or {}).items():
         if hasattr(type(node), name) or name in node.parameters or name in node.submodules:

@@ -20,7 +20,7 @@ from labctl.summary import flatten_parameters
 
 #: Words that make a parameter a "key" value, shown without unfolding the full list.
 KEY_WORDS: tuple[str, ...] = ("output", "power", "wavelength", "frequency", "bias",
-                              "temperature", "run_state", "status", "emission", "sample_rate")
+                              "temperature", "state", "status", "emission", "sample_rate")
 #: At most this many key values per instrument.
 MAX_KEY_VALUES = 8
 

@@ -1,6 +1,6 @@
 """Scanning tag streams without full-size temporaries (private helpers of `labctl.timetags`).
 
-A stream is two parallel 1-D arrays: channels (uint8, as `labctl.timetags.format`
+A stream is two parallel 1-D arrays: channels (uint8, as a tagger capability
 decodes them) and timestamps (int64 ps, non-decreasing). Channel scans run in
 cache-sized blocks; the stream's dominant channel (the sync, one tag per
 attempt) is skipped eight tags at a time by comparing the uint8 channel array
@@ -40,7 +40,7 @@ def as_ps(value: object, name: str) -> int:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
+        return int(float(value))
     raise ValueError(f"{name} must be an integer number of ps, got {value!r}")
 
 

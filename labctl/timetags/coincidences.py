@@ -33,6 +33,7 @@ results and errors are the same on every path.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -230,6 +231,7 @@ def _close_in_merge(a: NDArray[np.int64], b: NDArray[np.int64], window: int, del
         if m == 0:
             continue
         if small:  # codes are 2 low + keys
+            run: NDArray[Any]
             run, offset = keys[:m], 2 * low
             np.subtract(a[a0:a1], low, out=run[:k], casting="unsafe")
             np.subtract(b[b0:b1], low + delay, out=run[k:], casting="unsafe")

@@ -264,9 +264,9 @@ class _WindowCounter:
         if len(self._pending_syncs) and unresolved.any():
             rest = np.flatnonzero(unresolved)
             ranks = np.searchsorted(self._pending_syncs, keys[rest], side="right") - 1
-            found = ranks >= 0
-            attempt[rest[found]] = self._final + ranks[found]
-            sync_ps[rest[found]] = self._pending_syncs[ranks[found]]
+            known = ranks >= 0
+            attempt[rest[known]] = self._final + ranks[known]
+            sync_ps[rest[known]] = self._pending_syncs[ranks[known]]
         return attempt, sync_ps
 
     def _carry(self, final: int, t: NDArray[np.int64], index: ChannelIndex | None) -> None:

@@ -8,16 +8,28 @@ Counters and acquisitions come from the world's physics
 (`sim_instruments.acquisition`): ``REC:PLAY`` starts recording at the
 present virtual time; the unit is ``PLAYING`` until the virtual clock has
 passed the record duration (or ``REC:STOP``); ``RAW:DATA?`` then answers the
-whole recording as one block of tag words (`labctl.timetags.format`), computed
+whole recording as one block of tag words (`wire_formats.idq_id1000`), computed
 in one vectorised step the first time it is asked for, and an empty block
 before that. Histograms are built from the same recording.
+
+The unit's settings live here, in its own words (`ID1000Settings`); after
+every message their effect is written to the world's vendor-neutral
+`TaggerState` (`route`): which inputs reach the stream and with what delay,
+whether a window filter passes only the syncs of attempts with a click
+(labctl's rendering of a filter takes one trigger input; the world passes
+the syncs of attempts with a click on any heralding detector, as a lab that
+combines its detectors before the trigger would), and which inputs a window
+gates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 
-from labctl.timetags.format import MAX_TIMESTAMP_PS, encode_timetags
 from sim_instruments.acquisition import Recording, input_rate, record
 from sim_instruments.emulators.scpi import (
     DATA_OUT_OF_RANGE,
@@ -33,6 +45,7 @@ from sim_instruments.emulators.scpi import (
 )
 from sim_instruments.world import World
 from sim_instruments.world_state import TaggerState
+from wire_formats.idq_id1000 import MAX_TIMESTAMP_PS, encode_timetags
 
 _EDGES = {"RISing": "RISING", "FALLing": "FALLING"}
 _COUPLINGS = {"DC": "DC", "AC": "AC"}
@@ -42,8 +55,111 @@ _THRESHOLD_V = (-2.0, 2.0)
 _DELAY_PS = (0, 1_000_000_000)
 
 
+#: Dead-time range of an input, ps (labctl's rendering).
+_DEAD_TIME_PS = (0, 100_000_000)
+
+
 def _on_off(value: bool) -> str:
     return "ON" if value else "OFF"
+
+
+@dataclass
+class ID1000Input:
+    """One input with its delay block ``DELA<n>`` and tag stream ``RAW<n>``."""
+
+    enabled: bool = False
+    threshold_v: float = -0.4
+    coupling: str = "DC"
+    edge: str = "RISING"
+    dead_time_ps: int = 0
+    delay_ps: int = 0
+    delay_link: str = "NONE"
+    counter_mode: str = "ACCUM"
+    integration_ms: int = 1000
+    timetags_enabled: bool = False
+    timetag_link: str = "NONE"
+
+
+@dataclass
+class ID1000WindowFilter:
+    enabled: bool = False
+    first_link: str = "NONE"
+    begin_link: str = "NONE"
+    begin_delay_ps: int = 0
+    begin_edge: str = "RISING"
+    end_link: str = "NONE"
+    end_delay_ps: int = 0
+    end_edge: str = "RISING"
+    inside: str = "ONLYFIR"
+    outside: str = "ONLYFIR"
+
+
+@dataclass
+class ID1000Histogram:
+    ref_link: str = "NONE"
+    stop_link: str = "NONE"
+    min_ps: int = 0
+    bin_width_ps: int = 100
+    bin_count: int = 8
+
+
+@dataclass
+class ID1000Settings:
+    """Everything the unit is set to (inputs, filters, histograms, the record)."""
+
+    n_inputs: int
+    inputs: list[ID1000Input] = field(default_factory=list)
+    filters: list[ID1000WindowFilter] = field(
+        default_factory=lambda: [ID1000WindowFilter() for _ in range(8)])
+    histograms: list[ID1000Histogram] = field(
+        default_factory=lambda: [ID1000Histogram() for _ in range(4)])
+    record_duration_ps: int = 1_000_000_000_000
+    record_started_at: float | None = None
+    record_stopped_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.inputs:
+            self.inputs = [ID1000Input() for _ in range(self.n_inputs)]
+
+
+def _number(link: str, kind: str) -> int:
+    """``DELA3`` -> 3 for kind ``DELA``; 0 when ``link`` is not of that kind."""
+    link = link.upper()
+    return int(link[len(kind):]) if link.startswith(kind) and link[len(kind):].isdigit() else 0
+
+
+def route(settings: ID1000Settings, neutral: TaggerState) -> None:
+    """Write what the unit's links, filters and delays do into the world's `TaggerState`."""
+    neutral.sync_filter = None
+    neutral.gates = {}
+    for number, (own, world_input) in enumerate(zip(settings.inputs, neutral.inputs,
+                                                    strict=True), start=1):
+        link = own.timetag_link.upper()
+        source = link
+        window = None
+        if link.startswith("TSCO"):
+            index = _number(link, "TSCO")
+            window = settings.filters[index - 1] if 1 <= index <= len(settings.filters) else None
+            source = window.first_link.upper() if window is not None else "NONE"
+        through_delay = _number(source, "DELA") == number and \
+            own.delay_link.upper() == f"INPU{number}"
+        carries_own = through_delay or _number(source, "INPU") == number
+        world_input.recorded = own.enabled and own.timetags_enabled and carries_own
+        world_input.delay_ps = own.delay_ps if through_delay else 0
+        world_input.dead_time_ps = own.dead_time_ps
+        if window is None or not (window.enabled and window.outside.upper() == "MUTE"
+                                  and window.inside.upper() == "ONLYFIR"):
+            continue
+        trigger = window.begin_link.upper()
+        trigger_input = _number(trigger, "DELA") or _number(trigger, "INPU")
+        if not trigger_input:
+            continue
+        if through_delay and _number(trigger, "DELA"):
+            # the sync delayed past the window: passes only after a click
+            neutral.sync_filter = (number, (trigger_input,))
+        elif _number(trigger, "INPU"):
+            # the input recorded only inside windows opened by the raw trigger
+            neutral.gates[number] = (trigger_input, window.end_delay_ps)
 
 
 class IDQID1000Emulator(ScpiEmulator):
@@ -51,9 +167,10 @@ class IDQID1000Emulator(ScpiEmulator):
 
     identity = "IDQ,ID1000,1000-0042,7.1.0"
 
-    def __init__(self, state: TaggerState, world: World) -> None:
+    def __init__(self, neutral: TaggerState, world: World) -> None:
         super().__init__()
-        self.state = state
+        self.neutral = neutral
+        self.state = ID1000Settings(n_inputs=neutral.n_inputs)
         self.world = world
         self._recording: Recording | None = None
         self._register_inputs()
@@ -65,6 +182,12 @@ class IDQID1000Emulator(ScpiEmulator):
         self.register("REC:STOP", self._stop)
         self.register("REC:STAGe?", lambda c: "PLAYING" if self._playing() else "STOPPED")
         self.register("RAW:DATA?", self._raw_data)
+        route(self.state, self.neutral)
+
+    def respond(self, message: bytes) -> bytes | None:
+        reply = super().respond(message)
+        route(self.state, self.neutral)
+        return reply
 
     # --- helpers -----------------------------------------------------------------
 
@@ -93,7 +216,8 @@ class IDQID1000Emulator(ScpiEmulator):
     def _register_inputs(self) -> None:
         inputs = self.state.inputs
 
-        def input_setting(header: str, attribute: str, parse, show) -> None:  # noqa: ANN001
+        def input_setting(header: str, attribute: str, parse: Callable[[Call], Any],
+                          show: Callable[[Any], str]) -> None:
             def write(call: Call) -> None:
                 setattr(inputs[self._input(call)], attribute, parse(call))
 
@@ -110,6 +234,8 @@ class IDQID1000Emulator(ScpiEmulator):
         input_setting("INPUt<n>:COUPling", "coupling",
                       lambda c: parse_choice(c.text(), _COUPLINGS), str)
         input_setting("INPUt<n>:EDGE", "edge", lambda c: parse_choice(c.text(), _EDGES), str)
+        input_setting("INPUt<n>:DEADtime", "dead_time_ps",
+                      lambda c: self._integer(c, *_DEAD_TIME_PS), str)
         input_setting("INPUt<n>:COUNter:MODE", "counter_mode",
                       lambda c: parse_choice(c.text(), _MODES), str)
         input_setting("INPUt<n>:COUNter:INTEgration", "integration_ms",
@@ -139,7 +265,8 @@ class IDQID1000Emulator(ScpiEmulator):
         filters = self.state.filters
         links = self._blocks(("INPU", "DELA"))
 
-        def filter_setting(header: str, attribute: str, parse, show) -> None:  # noqa: ANN001
+        def filter_setting(header: str, attribute: str, parse: Callable[[Call], Any],
+                          show: Callable[[Any], str]) -> None:
             def write(call: Call) -> None:
                 setattr(filters[self._filter(call)], attribute, parse(call))
 
@@ -166,10 +293,13 @@ class IDQID1000Emulator(ScpiEmulator):
         self.register("TSCO<n>:COUNter?", lambda c: str(self._filter_count(self._filter(c))))
 
     def _filter_count(self, index: int) -> int:
+        """Tags the filter passed in the last recording (of the streams it feeds)."""
         recording = self._recording
         if recording is None or not self.state.filters[index].enabled:
             return 0
-        return int(np.count_nonzero(recording.channels == 3))
+        streams = [n for n, own in enumerate(self.state.inputs, start=1)
+                   if own.timetag_link.upper() == f"TSCO{index + 1}"]
+        return int(np.count_nonzero(np.isin(recording.channels, streams)))
 
     # --- histograms --------------------------------------------------------------
 
@@ -180,7 +310,8 @@ class IDQID1000Emulator(ScpiEmulator):
         histograms = self.state.histograms
         links = self._blocks(("INPU", "DELA", "TSCO"))
 
-        def histogram_setting(header: str, attribute: str, parse) -> None:  # noqa: ANN001
+        def histogram_setting(header: str, attribute: str,
+                              parse: Callable[[Call], Any]) -> None:
             def write(call: Call) -> None:
                 setattr(histograms[self._histogram(call)], attribute, parse(call))
 
@@ -199,8 +330,11 @@ class IDQID1000Emulator(ScpiEmulator):
                           lambda c: self._integer(c, 1, 1_000_000_000))
         histogram_setting("HISTogram<n>:BCOUnt", "bin_count", lambda c: self._integer(c, 1,
                                                                                    16384))
-        self.register("HISTogram<n>:FLUSh", lambda c: self._histogram(c) and None)
+        self.register("HISTogram<n>:FLUSh", self._flush)
         self.register("HISTogram<n>:DATA?", self._histogram_data)
+
+    def _flush(self, call: Call) -> None:
+        self._histogram(call)   # checks the suffix; the bins are rebuilt from each record
 
     def _histogram_data(self, call: Call) -> bytes:
         """Start-stop histogram of the last recording: stop tags after each start tag."""

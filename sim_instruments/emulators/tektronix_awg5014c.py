@@ -1,12 +1,13 @@
 """Emulator of the Tektronix AWG5014C arbitrary waveform generator (four channels, markers).
 
-Answers the command subset of ``drivers/tektronix_awg5014c.py`` from an
-`AwgState`, so the virtual lab's physics plays exactly what was uploaded:
+Answers the command subset of ``drivers/tektronix_awg5014c.py`` and of
+QCoDeS's own ``TektronixAWG5014`` (through ``drivers/qcodes_awg5014.py``) from
+an `AwgState`, so the virtual lab's physics plays exactly what was uploaded:
 
 - waveform list: ``WLISt:WAVeform:NEW <name>,<size>,INTeger`` allocates a
   zero waveform; ``WLISt:WAVeform:DATA <name>[,<start>[,<size>]],<block>``
   writes little-endian ``uint16`` ``INTeger`` words (decoded with
-  `labctl.pulses.awg5014_format`) into it, the query form reads them back
+  `wire_formats.tektronix_awg5014`) into it, the query form reads them back
   bit-exactly; ``:LENGth?``, ``:TYPE?``, ``:PREDefined?``, ``:DELete
   {<name>|ALL}``, ``WLISt:SIZE?``, ``WLISt:NAME? <index>`` (0-based);
 - deleting a waveform in use stops the AWG, switches the channels that used
@@ -27,15 +28,35 @@ Answers the command subset of ``drivers/tektronix_awg5014c.py`` from an
   running;
 - outputs: amplitude 0.02-4.5 Vpp, offset +-2.25 V, marker high -0.9..2.7 V
   and low -1.0..2.6 V, sample rate 10 MS/s-1.2 GS/s (one clock for all
-  channels), each refused with -222 outside its range.
+  channels), each refused with -222 outside its range;
+- settings no physics reads, kept as the text the unit answers, so a
+  driver's snapshot reads them all (QCoDeS's own ``TektronixAWG5014`` queries
+  every one at load): ``TRIGger[:SEQuence]:{SOURce|IMPedance|LEVel|SLOPe}``,
+  ``EVENt:{POLarity|IMPedance|LEVel|JTIMing}``, ``AWGControl:CLOCk:SOURce``,
+  ``SOURce[n]:ROSCillator:SOURce`` (one reference for all channels),
+  ``AWGControl:DC[n]:STATe`` (one state for the four DC outputs) and
+  ``AWGControl:DC[n]:VOLTage[:LEVel][:IMMediate]:OFFSet`` (-3..5 V),
+  ``AWGControl:DOUTput[n]:STATe``, ``SOURce[n]:COMBine:FEED {"ESIGnal"|""}``,
+  ``OUTPut[n]:FILTer[:LPASs]:FREQuency {20 MHz|100 MHz|INFinity}`` (answered
+  9.9E+37 for none), ``SOURce[n]:MARKer{1|2}:DELay`` (0..1 ns), and the
+  queries ``AWGControl:SEQuencer:POSition?`` (1, or 0 without a sequence: the
+  emulator does not follow the sequencer in time) and ``AWGControl:SNAMe?``
+  (``""``: no setup saved). The commands and their arguments are the
+  AWG5000 command tables' (Tektronix's ``tm_devices`` command set for
+  AWG5K/AWG5KC); the presets (trigger and event inputs 50 ohm at 0 V,
+  internal clock, reference and trigger, no filter, delays, DC levels 0) are
+  those of QCoDeS's own simulation file for this unit, not checked against a
+  unit; slopes and polarities are preset positive, the jump timing
+  asynchronous, the DC outputs off.
 
 Errors use the standard SCPI codes: -114 for a channel or marker suffix that
 does not exist, -222 for values, sizes and element indices out of range, -224
 for unknown or malformed waveform names, -221 for conflicting settings.
 
 Not emulated: ``REAL`` waveforms (``NEW ...,REAL`` is refused with -224; the
-real unit accepts them), the gated run mode (-224), triggers and events
-(``*TRG``, ``TRIGger``, ``EVENt``), the software-sequencer fallback for
+real unit accepts them), the gated run mode (-224), forcing triggers and
+events (``*TRG``, ``TRIGger[:SEQuence]:IMMediate``, ``EVENt:IMMediate``;
+their input settings are only kept), ``SEQuence:JUMP``, the software-sequencer fallback for
 waveforms shorter than 250 points, block transfers of predefined
 waveforms (-224). Only a few predefined waveforms exist (``*Sine100``,
 ``*Square1000`` ...; content computed here, markers low). ``*RST`` restores
@@ -53,13 +74,6 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from labctl.pulses.awg5014_format import (
-    CODE_HALF_RANGE,
-    CODE_ZERO,
-    MARKER1_BIT,
-    MARKER2_BIT,
-    decode_waveform,
-)
 from sim_instruments.emulators.scpi import (
     DATA_OUT_OF_RANGE,
     HEADER_SUFFIX_OUT_OF_RANGE,
@@ -81,6 +95,13 @@ from sim_instruments.world_state import (
     AwgState,
     AwgWaveform,
     SequenceElementState,
+)
+from wire_formats.tektronix_awg5014 import (
+    CODE_HALF_RANGE,
+    CODE_ZERO,
+    MARKER1_BIT,
+    MARKER2_BIT,
+    decode_waveform,
 )
 
 log = logging.getLogger(__name__)
@@ -107,6 +128,40 @@ _RUN_MODE_VALUES: dict[str, RunMode] = {
     "continuous": "continuous", "triggered": "triggered", "sequence": "sequence"}
 _RUN_MODE_REPLY = {"continuous": "CONT", "triggered": "TRIG", "sequence": "SEQ"}
 _JUMP_TYPES = {"INDex": "IND", "NEXT": "NEXT", "OFF": "OFF"}
+_INT_EXT = {"INTernal": "INT", "EXTernal": "EXT"}
+_POLARITY = {"POSitive": "POS", "NEGative": "NEG"}
+_JUMP_TIMING = {"SYNChronous": "SYNC", "ASYNchronous": "ASYN"}
+
+#: Trigger and event input impedances, ohm.
+INPUT_IMPEDANCES_OHM = (50.0, 1000.0)
+#: Trigger and event input thresholds, V.
+INPUT_LEVEL_RANGE_V = (-5.0, 5.0)
+#: DC output levels, V.
+DC_LEVEL_RANGE_V = (-3.0, 5.0)
+#: Marker delays, s.
+MARKER_DELAY_RANGE_S = (0.0, 1e-9)
+#: Low-pass filters of an analog output, Hz (and no filter: INFinity).
+FILTER_FREQUENCIES_HZ = (20e6, 100e6)
+#: What the unit answers for an infinite value.
+INFINITY_REPLY = 9.9e37
+
+
+def preset_settings() -> dict[str, str]:
+    """The settings no physics reads, as answered after ``*RST`` (see the module docstring)."""
+    settings = {
+        "trigger_source": "INT", "trigger_impedance": _nr3(50.0), "trigger_level": _nr3(0.0),
+        "trigger_slope": "POS", "event_polarity": "POS", "event_impedance": _nr3(50.0),
+        "event_level": _nr3(0.0), "event_jump_timing": "ASYN", "clock_source": "INT",
+        "reference_source": "INT", "dc_state": "0",
+    }
+    for channel in range(1, N_CHANNELS + 1):
+        settings[f"dc_level{channel}"] = _nr3(0.0)
+        settings[f"direct_output{channel}"] = "0"
+        settings[f"add_input{channel}"] = '""'
+        settings[f"filter{channel}"] = _nr3(INFINITY_REPLY)
+        for marker in (1, 2):
+            settings[f"marker_delay{channel}.{marker}"] = _nr3(0.0)
+    return settings
 
 
 def _quantised(analog: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -159,6 +214,9 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self._register_waveform_list()
         self._register_sequencer()
         self._register_outputs()
+        #: Settings no physics reads, as the text the unit answers (`preset_settings`).
+        self.settings = preset_settings()
+        self._register_other_settings()
         self.register("AWGControl:RMODe", self._set_run_mode)
         self.register("AWGControl:RMODe?",
                       lambda call: _RUN_MODE_REPLY[self.state.run_mode])
@@ -192,9 +250,9 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self.register("SEQuence:ELEMent<n>:WAVeform<n>?", self._element_waveform)
         self._element_setting("LOOP:COUNt", "loop_count",
                               lambda text: _integer(text, 1, MAX_LOOP_COUNT), str)
-        self._element_setting("LOOP:INFinite", "infinite", parse_bool, lambda v: str(int(v)))
-        self._element_setting("TWAit", "wait_for_trigger", parse_bool, lambda v: str(int(v)))
-        self._element_setting("GOTO:STATe", "goto_enabled", parse_bool, lambda v: str(int(v)))
+        self._element_setting("LOOP:INFinite", "infinite", parse_bool, _bool_reply)
+        self._element_setting("TWAit", "wait_for_trigger", parse_bool, _bool_reply)
+        self._element_setting("GOTO:STATe", "goto_enabled", parse_bool, _bool_reply)
         self._element_setting("GOTO:INDex", "goto_index",
                               lambda text: _integer(text, 1, len(self.state.sequence)), str)
         self.register("SEQuence:ELEMent<n>:JTARget:TYPE", self._set_jump_type)
@@ -204,6 +262,65 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self.register("SEQuence:ELEMent<n>:JTARget:INDex", self._set_jump_index)
         self.register("SEQuence:ELEMent<n>:JTARget:INDex?",
                       lambda call: str(self._jump_index_of(call)))
+
+    def _register_other_settings(self) -> None:
+        def fixed(key: str) -> Callable[[Call], str]:
+            return lambda call: key
+
+        def per_channel(key: str) -> Callable[[Call], str]:
+            return lambda call: f"{key}{self._channel_index(call.suffix) + 1}"
+
+        def shared(key: str) -> Callable[[Call], str]:
+            def checked(call: Call) -> str:
+                self._channel_index(call.suffix)
+                return key
+            return checked
+
+        def choice(choices: dict[str, str]) -> Callable[[str], str]:
+            return lambda text: parse_choice(text, choices)
+
+        def number(low: float, high: float) -> Callable[[str], str]:
+            return lambda text: _nr3(parse_number(text, low, high))
+
+        def switch(text: str) -> str:
+            return str(int(parse_bool(text)))
+
+        for spelling, key, parse in (
+                ("TRIGger[:SEQuence]:SOURce", fixed("trigger_source"), choice(_INT_EXT)),
+                ("TRIGger[:SEQuence]:IMPedance", fixed("trigger_impedance"), _impedance),
+                ("TRIGger[:SEQuence]:LEVel", fixed("trigger_level"),
+                 number(*INPUT_LEVEL_RANGE_V)),
+                ("TRIGger[:SEQuence]:SLOPe", fixed("trigger_slope"), choice(_POLARITY)),
+                ("EVENt:POLarity", fixed("event_polarity"), choice(_POLARITY)),
+                ("EVENt:IMPedance", fixed("event_impedance"), _impedance),
+                ("EVENt:LEVel", fixed("event_level"), number(*INPUT_LEVEL_RANGE_V)),
+                ("EVENt:JTIMing", fixed("event_jump_timing"), choice(_JUMP_TIMING)),
+                ("AWGControl:CLOCk:SOURce", fixed("clock_source"), choice(_INT_EXT)),
+                ("SOURce<n>:ROSCillator:SOURce", shared("reference_source"), choice(_INT_EXT)),
+                ("AWGControl:DC<n>:STATe", shared("dc_state"), switch),
+                ("AWGControl:DC<n>:VOLTage[:LEVel][:IMMediate]:OFFSet", per_channel("dc_level"),
+                 number(*DC_LEVEL_RANGE_V)),
+                ("AWGControl:DOUTput<n>:STATe", per_channel("direct_output"), switch),
+                ("SOURce<n>:COMBine:FEED", per_channel("add_input"), _add_input),
+                ("OUTPut<n>:FILTer[:LPASs]:FREQuency", per_channel("filter"), _filter),
+        ):
+            self._other_setting(spelling, key, parse)
+        self._other_setting(
+            "SOURce<n>:MARKer<n>:DELay",
+            lambda call: f"marker_delay{self._channel_index(call.suffix) + 1}."
+                         f"{self._marker_index(call) + 1}",
+            number(*MARKER_DELAY_RANGE_S))
+        self.register("AWGControl:SEQuencer:POSition?",
+                      lambda call: "1" if self.state.sequence else "0")
+        self.register("AWGControl:SNAMe?", lambda call: '""')
+
+    def _other_setting(self, spelling: str, key: Callable[[Call], str],
+                       parse: Callable[[str], str]) -> None:
+        def set_value(call: Call) -> None:
+            self.settings[key(call)] = parse(call.text())
+
+        self.register(spelling, set_value)
+        self.register(f"{spelling}?", lambda call: self.settings[key(call)])
 
     def _element_setting(self, node: str, attribute: str, parse: Callable[[str], object],
                          reply: Callable[[object], str]) -> None:
@@ -223,8 +340,7 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
             self.register(f"SOURce<n>:MARKer<n>:VOLTage[:LEVel][:IMMediate]:{level}",
                           self._marker_setter(level, limits))
             self.register(f"SOURce<n>:MARKer<n>:VOLTage[:LEVel][:IMMediate]:{level}?",
-                          lambda call, level=level: _nr3(self._marker_levels(call, level)[
-                              self._marker_index(call)]))
+                          self._marker_getter(level))
         self.register("OUTPut<n>[:STATe]", self._set_output)
         self.register("OUTPut<n>[:STATe]?",
                       lambda call: str(int(self._channel(call).output)))
@@ -263,6 +379,12 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
     def _marker_levels(self, call: Call, level: str) -> list[float]:
         channel = self._channel(call)
         return channel.marker_high_v if level == "HIGH" else channel.marker_low_v
+
+    def _marker_getter(self, level: str) -> Callable[[Call], str]:
+        def marker_level(call: Call) -> str:
+            return _nr3(self._marker_levels(call, level)[self._marker_index(call)])
+
+        return marker_level
 
     def _marker_setter(self, level: str,
                        limits: tuple[float, float]) -> Callable[[Call], None]:
@@ -312,7 +434,8 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
     # --- event jumps ------------------------------------------------------------
 
     def _set_jump_mode(self, call: Call) -> None:
-        self.state.jump_mode = parse_choice(call.text(), {"EJUMp": "EJUMP", "DJUMp": "DJUMP"})
+        self.state.jump_mode = "DJUMP" if parse_choice(
+            call.text(), {"EJUMp": "EJUMP", "DJUMp": "DJUMP"}) == "DJUMP" else "EJUMP"
 
     def _define_dynamic_jump(self, call: Call) -> None:
         arguments = call.arguments()
@@ -555,6 +678,39 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self.state.sequence.clear()
         self.state.jump_table.clear()
         self._jump_index.clear()
+        self.settings = preset_settings()
+
+
+def _impedance(text: str) -> str:
+    value = parse_number(text)
+    if value not in INPUT_IMPEDANCES_OHM:
+        raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"{value:g} ohm: the input is 50 ohm or 1 kohm")
+    return _nr3(value)
+
+
+def _filter(text: str) -> str:
+    if text.strip().upper() in ("INF", "INFINITY"):
+        return _nr3(INFINITY_REPLY)
+    value = parse_number(text)
+    if value >= INFINITY_REPLY:
+        return _nr3(INFINITY_REPLY)
+    if value not in FILTER_FREQUENCIES_HZ:
+        raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"{value:g} Hz: the filters are 20 MHz, "
+                                                 "100 MHz or INFinity")
+    return _nr3(value)
+
+
+def _add_input(text: str) -> str:
+    word = unquote(text).upper()
+    if word == "":
+        return '""'
+    if word in ("ESIG", "ESIGNAL"):
+        return '"ESIG"'
+    raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"{text.strip()!r} not in \"ESIGnal\", \"\"")
+
+
+def _bool_reply(value: object) -> str:
+    return "1" if value else "0"
 
 
 def _nr3(value: float) -> str:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from drivers.idq_id1000 import IDQID1000, _int_reply, _keyword_reply
 from labctl.errors import DriverError, LabctlError
-from labctl.timetags.format import (
+from wire_formats.idq_id1000 import (
     MAX_CHANNEL,
     MAX_TIMESTAMP_PS,
     decode_timetags,

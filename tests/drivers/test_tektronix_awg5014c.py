@@ -16,8 +16,8 @@ from drivers.tektronix_awg5014c import (
     check_waveform_name,
 )
 from labctl.errors import DriverError
-from labctl.pulses.awg5014_format import CODE_ZERO, decode_waveform, encode_waveform
 from labctl.pulses.program import SequenceElement
+from wire_formats.tektronix_awg5014 import CODE_ZERO, decode_waveform, encode_waveform
 
 LSB = 1 / 8191
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -15,6 +20,7 @@ from sim_instruments.tcp_server import InstrumentServer
 from sim_instruments.world_state import Fault
 
 T = TypeVar("T", bound=VisaInstrument)
+REPO = Path(__file__).parents[2]
 _serial = itertools.count()
 
 
@@ -62,3 +68,32 @@ def connect() -> Iterator[Callable[..., Any]]:
     yield _connect
     for instrument in opened:
         instrument.close()
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One `labctl demo` of a station profile: its output, report and archive."""
+
+    profile: str
+    completed: subprocess.CompletedProcess[str]
+    report: Path
+    archive: Path
+
+
+@pytest.fixture(scope="session")
+def demo_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], DemoRun]:
+    """``demo_of(profile)``: `labctl demo` on that profile, run once per test session."""
+    done: dict[str, DemoRun] = {}
+
+    def run(profile: str) -> DemoRun:
+        if profile not in done:
+            folder = tmp_path_factory.mktemp(f"demo-{profile}")
+            completed = subprocess.run(
+                [sys.executable, "-m", "labctl.cli", "demo", "--profile", profile,
+                 "--out", str(folder / "report"), "--data-dir", str(folder / "archive")],
+                cwd=REPO, capture_output=True, text=True, timeout=1200,
+                env={**os.environ, "LABCTL_RUNTIME_DIR": str(folder / "runtime")})
+            done[profile] = DemoRun(profile, completed, folder / "report", folder / "archive")
+        return done[profile]
+
+    return run

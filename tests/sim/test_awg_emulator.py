@@ -11,9 +11,9 @@ from pyvisa.errors import VisaIOError
 
 from drivers.tektronix_awg5014c import SequenceElement, TektronixAWG5014C
 from labctl.errors import DriverError
-from labctl.pulses.awg5014_format import encode_waveform
 from sim_instruments.emulators.tektronix_awg5014c import TektronixAWG5014CEmulator
 from sim_instruments.world_state import AwgState
+from wire_formats.tektronix_awg5014 import encode_waveform
 
 
 @pytest.fixture

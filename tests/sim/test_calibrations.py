@@ -92,7 +92,7 @@ def test_detector_offsets_recover_the_optical_delay(tmp_path):
 
 
 @pytest.mark.parametrize("config_type, settings, message", [
-    (BiasScanConfig, dict(channel=3), "channel must be 1 or 2"),
+    (BiasScanConfig, dict(detector="readout_node_a"), "detector must be a heralding detector"),
     (BiasScanConfig, dict(stop=22e-6), "stop must stay below the switching current"),
     (BiasScanConfig, dict(start=10e-6, stop=5e-6), "need 0 <= start < stop"),
     (PhaseMatchingConfig, dict(alpha=1.0), "alpha must be within"),

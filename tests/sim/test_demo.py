@@ -3,23 +3,15 @@ stage and a report whose page renders, every plot loading, in headless Chromium.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
 from tests.sim.test_report import browser  # noqa: F401 - the headless Chromium fixture
 
-REPO = Path(__file__).parents[2]
 
-
-def test_the_demo_certifies_the_link_and_writes_a_report_that_renders(tmp_path, browser):  # noqa: F811
-    out = tmp_path / "report"
-    completed = subprocess.run(
-        [sys.executable, "-m", "labctl.cli", "demo", "--out", str(out),
-         "--data-dir", str(tmp_path / "archive")],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "LABCTL_RUNTIME_DIR": str(tmp_path / "runtime")})
+@pytest.mark.xdist_group("demo")   # one worker runs each profile's demo once
+def test_the_demo_certifies_the_link_and_writes_a_report_that_renders(demo_of, browser):  # noqa: F811
+    demo = demo_of("sim")
+    out, completed = demo.report, demo.completed
     assert completed.returncode == 0, completed.stderr[-3000:]
     lines = completed.stdout.strip().splitlines()
     assert lines[-2].startswith("certified stage: "), completed.stdout

@@ -32,26 +32,28 @@ REPO = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A virtual lab in its own process; runs in this process join it."""
+def server(tmp_path_factory):
+    """A virtual lab in its own process, announced in its own runtime directory."""
     runtime = tmp_path_factory.mktemp("runtime")
     env = {**os.environ, "LABCTL_RUNTIME_DIR": str(runtime)}
-    server = subprocess.Popen([sys.executable, "-m", "labctl.cli", "sim", "serve", "--json"],
-                              cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "labctl.cli", "sim", "serve", "--json"],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     lines = []
-    while not (line := server.stdout.readline()).startswith("}"):
+    while not (line := process.stdout.readline()).startswith("}"):
         assert line, "sim serve ended"
         lines.append(line)
     announced = json.loads("".join(lines) + "}")
-    previous = os.environ.get("LABCTL_RUNTIME_DIR")
-    os.environ["LABCTL_RUNTIME_DIR"] = str(runtime)
-    yield {"env": env, "control": ControlClient(announced["control_port"])}
-    if previous is None:
-        del os.environ["LABCTL_RUNTIME_DIR"]
-    else:
-        os.environ["LABCTL_RUNTIME_DIR"] = previous
-    server.terminate()
-    server.wait(timeout=10)
+    yield {"env": env, "runtime": runtime,
+           "control": ControlClient(announced["control_port"])}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def served(server, monkeypatch):
+    """The module's virtual lab; runs in this process join it (its runtime directory)."""
+    monkeypatch.setenv("LABCTL_RUNTIME_DIR", str(server["runtime"]))
+    return server
 
 
 def hazards_off() -> dict[str, bool]:
@@ -217,7 +219,7 @@ def test_second_ctrl_c_aborts_at_once(served, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("run", "teleportation"), "unknown experiment 'teleportation'"),
+    (("run", "teleportation"), "no experiment named 'teleportation'"),
     (("run", "herald_rate", "--set", "colour=red"), "unknown --set key 'colour'"),
     (("run", "herald_rate", "--set", "blocks=many"), "blocks=many: not a int"),
     (("run", "herald_rate", "--set", "alpha=1.5"), "alpha must be within (0, 1)"),

@@ -73,7 +73,8 @@ def test_unknown_simulator_names_the_installed_ones(tmp_path):
 
 def test_a_driver_the_virtual_lab_cannot_emulate_is_refused(tmp_path):
     path = variant(tmp_path, "    type: drivers.santec_tsl570.SantecTSL570",
-                   "    type: qcodes.instrument_drivers.Keithley.Keithley2450")
+                   "    type: qcodes.instrument_drivers.Keithley.Keithley2450\n"
+                   "    adapter: drivers.santec_tsl570.TSL570Laser")
     with pytest.raises(StationError, match="no emulator for") as caught:
         station_module.load(path, "sim")
     assert caught.value.instrument == "herald_reference_laser"

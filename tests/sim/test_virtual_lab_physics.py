@@ -43,14 +43,8 @@ def station():
 
 
 def reprogram(station, design: AttemptDesign) -> None:
-    from labctl.pulses.program import load_program
-    from labctl.pulses.wiring import parse_wiring
-
     for node in ("node_a", "node_b"):
-        awg = station.instrument("awg", node)
-        load_program(awg, attempt_program(design), awg.sample_rate(),
-                     parse_wiring(station.wiring("awg", node)))
-        awg.run()
+        station.sequencer(node).play(attempt_program(design))
 
 
 def signal_clicks(station, seconds: float) -> int:
@@ -185,14 +179,8 @@ def program_with_readout(design: AttemptDesign, basis: str):
 
 
 def readout_correlator(station, design, basis, seconds):
-    from labctl.pulses.program import load_program
-    from labctl.pulses.wiring import parse_wiring
-
     for node in ("node_a", "node_b"):
-        awg = station.instrument("awg", node)
-        load_program(awg, program_with_readout(design, basis), awg.sample_rate(),
-                     parse_wiring(station.wiring("awg", node)))
-        awg.run()
+        station.sequencer(node).play(program_with_readout(design, basis))
     channels, timestamps = acquire(station, seconds)
     found = heralds(station, channels, timestamps)
     tagger = station.instrument("time_tagger", "heralding")
@@ -239,8 +227,7 @@ def test_barrett_kok_needs_the_pi_pulse_between_the_rounds(station):
     from dataclasses import replace as replace_segment
 
     from experiments.bringup import barrett_kok_heralds
-    from labctl.pulses.program import Program, load_program
-    from labctl.pulses.wiring import parse_wiring
+    from labctl.pulses.program import Program
 
     design = AttemptDesign(alpha=0.5, period=8e-6, protocol="barrett-kok")
     full = attempt_program(design)
@@ -252,10 +239,7 @@ def test_barrett_kok_needs_the_pi_pulse_between_the_rounds(station):
     try:
         for name, program in (("with", full), ("without", without_pi)):
             for node in ("node_a", "node_b"):
-                awg = station.instrument("awg", node)
-                load_program(awg, program, awg.sample_rate(),
-                             parse_wiring(station.wiring("awg", node)))
-                awg.run()
+                station.sequencer(node).play(program)
             channels, timestamps = acquire(station, 3000.0)
             counts[name] = barrett_kok_heralds(station, channels, timestamps, design).count
     finally:

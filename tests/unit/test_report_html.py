@@ -365,7 +365,7 @@ def test_a_saved_plot_is_copied_and_an_unreadable_one_replaced(archive, tmp_path
 def test_a_run_nothing_can_analyse_gets_no_plot(archive, tmp_path):
     run_id = make_run(archive, experiment="bespoke_scan")
     page = Page(write_report(archive, [run_id], tmp_path / "r").read_text(encoding="utf-8"))
-    assert "No analysis: cannot analyse: unknown experiment 'bespoke_scan'" in page.plain
+    assert "No analysis: cannot analyse: no experiment named 'bespoke_scan'" in page.plain
     assert "no plot" in page.plain and not page.all("img")
     assert not (tmp_path / "r" / "plots" / f"run-{run_id}.png").exists()
 

@@ -25,7 +25,7 @@ def exact(value: float) -> Estimate:
 def link(epsilon_t=0.03, epsilon_m=0.01, fidelity=0.999, storage=4.0, pair=0.05, **extra):
     return Measurements(p=exact(1e-4), epsilon_t=exact(epsilon_t), epsilon_m=exact(epsilon_m),
                         fidelity=exact(fidelity), storage_time=exact(storage),
-                        pair_time=exact(pair), runs={"entanglement": (3,), "readout": (1, 2)},
+                        pair_time=exact(pair), runs={"pairs": (3,), "readout": (1, 2)},
                         **extra)
 
 

@@ -16,7 +16,8 @@ heartbeat timeout when this PC or its network dies — but not while an
 instrument call takes long, nor when Python is busy.
 
 The heralding station's node may also publish heralds (PUB): after each
-``fetch_timetags`` of its time tagger, the heralds found are sent on the bus.
+``fetch_tags`` of its time tagger's capability, the heralds found are sent on
+the bus.
 
 Binding anything but loopback needs CURVE keys (`labctl.remote.keys`). An
 error in one request becomes an error reply to it; nothing a client sends
@@ -39,13 +40,16 @@ from typing import Any
 
 import zmq
 from pyvisa.errors import VisaIOError
+from qcodes.instrument import Instrument
 from qcodes.parameters import ParameterBase
 from qcodes.utils import NumpyJSONEncoder
 
 from labctl.clock import WallClock
 from labctl.errors import LabctlError, RemoteError
+from labctl.instruments.roles import ROLES
+from labctl.instruments.tagger import TimeTagger
 from labctl.remote.address import parse_endpoint
-from labctl.remote.catalog import Catalog
+from labctl.remote.catalog import CAPABILITY, Catalog
 from labctl.remote.codec import Codec, Frame
 from labctl.remote.errors import CallRefused, ProtocolError
 from labctl.remote.heralds_bus import HeraldDetector, HeraldPublisher, HeraldSubscriber
@@ -119,7 +123,7 @@ class NodeServer:
         self._by_op = self._handlers()
         self.codec = Codec()
         self.sessions = Sessions(options.heartbeat_timeout)
-        self.catalogs = {instrument.name: Catalog.build(instrument, self.codec)
+        self.catalogs = {instrument.name: self._build_catalog(instrument)
                          for instrument in station.loaded_instruments()}
         self.endpoint = ""
         self.herald_endpoint: str | None = None
@@ -156,7 +160,7 @@ class NodeServer:
             if self.options.keys is not None:
                 use_as_server(router, self.options.keys)
             router.bind(self.options.bind)
-            self.endpoint = router.last_endpoint.decode()
+            self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
             if self.options.herald_bus is not None:
                 self._publisher = HeraldPublisher(context, self.options.herald_bus,
                                                   self.options.keys)
@@ -189,7 +193,7 @@ class NodeServer:
                     continue
                 self._on_message(parts)
                 if time.monotonic() >= self._next_housekeeping and not (
-                        router.getsockopt(zmq.EVENTS) & zmq.POLLIN):
+                        int(router.getsockopt(zmq.EVENTS)) & int(zmq.POLLIN)):
                     self._housekeeping()
         finally:
             armed = self.sessions.armed
@@ -368,7 +372,7 @@ class NodeServer:
         self.sessions.check(request.session, write=True,
                             safety=path.rsplit(".", 1)[-1] == "safe_state")
         run = (lambda: self._fetched(method(*args, **kwargs), catalog)) \
-            if path == "fetch_timetags" else (lambda: method(*args, **kwargs))
+            if path == f"{CAPABILITY}.fetch_tags" else (lambda: method(*args, **kwargs))
         self._run(identity, request.id, run, catalog.module_path)
 
     def _reconnect(self, identity: bytes, request: Request) -> None:
@@ -469,12 +473,20 @@ class NodeServer:
             raise LabctlError(f"--herald-bus: the wiring of '{tagger.name}' must name the "
                               "inputs 'sync', 'herald_plus' and 'herald_minus'") from None
 
+    def _build_catalog(self, instrument: Instrument) -> Catalog:
+        """The instrument's catalog, with its role's capability where labctl defines one."""
+        spec = next(s for s in self.station.spec.instruments if s.name == instrument.name)
+        role = ROLES.get(spec.role or "")
+        if role is None:
+            return Catalog.build(instrument, self.codec)
+        return Catalog.build(instrument, self.codec, self.station.capability_of(instrument.name),
+                             role.capability)
+
     def _fetched(self, result: Any, catalog: Catalog) -> Any:
         """Publish the heralds of a time-tagger recording (the heralding station's job).
 
         The detection round opens where the tagger's delays put it: the click
-        input's delay minus the sync input's (``input<n>.delay_ps``, as the
-        ID1000 names them; 0 for a tagger without them).
+        input's delay minus the sync input's, as the tagger capability reports them.
         """
         if self._publisher is None or self._detector is None \
                 or catalog.instrument.name != self._tagger \
@@ -482,9 +494,9 @@ class NodeServer:
             return result
         channels, timestamps = result
         detector = self._detector
-        plus = catalog.parameters.get(f"input{detector.plus}.delay_ps")
-        sync = catalog.parameters.get(f"input{detector.sync}.delay_ps")
-        offset = int(plus.get()) - int(sync.get()) if plus and sync else 0
+        tagger = self.station.capability_of(catalog.instrument.name)
+        assert isinstance(tagger, TimeTagger)
+        offset = tagger.input_delay_ps(detector.plus) - tagger.input_delay_ps(detector.sync)
         armed = self.sessions.armed
         run_id = armed.run_id if armed is not None else None
         for attempt, pattern, timestamp in detector.detect(channels, timestamps, offset):
