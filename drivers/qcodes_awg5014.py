@@ -43,9 +43,10 @@ What the adapter adds:
 - `safe_state`: every output off and the AWG stopped, each step attempted
   even if another fails, verified by reading ``state`` back.
 
-The adapter uses the driver's raw ``write`` for the dynamic jumps, which
-`labctl node serve` does not serve: behind a remote node the jump table
-cannot be loaded through this adapter.
+The adapter uses the driver's raw ``write`` for the dynamic jumps. Behind
+`labctl node serve` that is no obstacle: the node runs the adapter next to
+the driver and serves its capability (an orchestrator never sends raw
+commands).
 """
 
 from __future__ import annotations

@@ -37,10 +37,10 @@ def swapped_station(tmp_path: Path) -> Path:
     return path
 
 
-def run(station: Path, experiment: object, folder: Path) -> object:
+def run(station: Path, experiment: object, folder: Path, profile: str = "sim") -> object:
     archive = Archive(folder)
     try:
-        outcome = Engine(archive, progress=False).start(experiment, station, "sim")
+        outcome = Engine(archive, progress=False).start(experiment, station, profile)
     finally:
         archive.close()
     assert outcome.status == "completed", outcome.reason
@@ -57,9 +57,10 @@ def test_swapping_two_tagger_inputs_in_the_wiring_changes_no_result(tmp_path):
     assert swapped.correlators == pytest.approx(straight.correlators, abs=1e-12)
 
 
-def test_dark_counts_match_the_worlds_detectors(tmp_path):
+@pytest.mark.parametrize("profile", ["sim", "sim-qcodes", "sim-swabian"])
+def test_dark_counts_match_the_worlds_detectors_on_every_profile(tmp_path, profile):
     config = DarkCountsConfig(blocks=4, block_seconds=50.0, bias_a=17e-6)
-    result = run(STATION, DarkCounts(config), tmp_path / "archive")
+    result = run(STATION, DarkCounts(config), tmp_path / "archive", profile)
     detector = dataclasses.replace(WorldConfig().detector, bias=config.bias_a)
     expected = detector.dark_count_rate
     seconds = config.blocks * config.block_seconds
