@@ -91,6 +91,8 @@ class NewFocusTLB6700Emulator(ScpiEmulator):
     """A TLB-6700 Velocity with a TLB-6704 head, driving ``state``."""
 
     identity = "New_Focus 6700 v2.4 03/19/14 SN1012"
+    #: The controller is a USB device with its own OK/ERRSTR? dialect, not a 488.2 device.
+    ieee488_2 = False
     reply_terminator = b"\r\n"
     #: The Velocity has no SCPI error queue: its errors are read with ERRSTR?.
     error_query = "ERRSTR?"

@@ -157,6 +157,8 @@ class RohdeSchwarzSGS100AEmulator(ScpiEmulator):
             raise ValueError(f"max_frequency_hz must exceed 1 MHz, got {max_frequency_hz!r}")
         self.state = state
         self.max_frequency_hz = max_frequency_hz
+        #: ``*OPT?``: the frequency option the range implies (SGS-B106: 6 GHz, B112: 12.75)
+        self.options = "SGS-B106" if max_frequency_hz <= 6e9 else "SGS-B112"
         for key, value in preset_settings().items():
             state.other.setdefault(key, value)
 

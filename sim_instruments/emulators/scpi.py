@@ -13,8 +13,22 @@ instrument:
   argument raises `ScpiError` with the standard code (``-222`` out of range,
   ``-224`` illegal value, ``-109`` missing parameter, ...);
 - ``SYST:ERR?`` / ``SYST:ERR:NEXT?`` pop the queue (``0,"No error"`` when
-  empty), ``*CLS`` clears it; ``*IDN?``, ``*RST``, ``*OPC?``, ``*WAI``,
-  ``*TST?`` are built in;
+  empty);
+- the IEEE 488.2 mandatory common commands and status model (IEEE 488.2-1992
+  §10 and §11) are built in: ``*IDN?``, ``*RST``, ``*TST?``, ``*OPC``,
+  ``*OPC?``, ``*WAI``, ``*CLS``, ``*ESE``/``*ESE?``, ``*ESR?``,
+  ``*SRE``/``*SRE?``, ``*STB?``, and ``*OPT?`` (``0`` for a unit without
+  options, else its option list). Every error queued sets its class's bit in
+  the standard event status register (command error ``-1xx`` → CME, bit 5;
+  execution ``-2xx`` → EXE, bit 4; device-specific ``-3xx`` → DDE, bit 3;
+  query ``-4xx`` → QYE, bit 2); ``*OPC`` sets OPC (bit 0) at once (an
+  emulator finishes every operation before answering); power-on sets PON
+  (bit 7). ``*ESR?`` reads and clears the register; the status byte holds
+  EAV (bit 2, the error queue is not empty, SCPI-99), ESB (bit 5, ``ESR &
+  ESE``) and MSS (bit 6, the summary of the byte under ``*SRE``); ``*CLS``
+  clears the event register and the error queue but not the enable masks;
+  ``*RST`` changes none of them. ``*TRG`` is the unit's own (a unit with a
+  trigger overrides `trigger`);
 - a query refused with an error sends no reply, like real units (the
   controller times out and reads the error queue).
 
@@ -47,6 +61,18 @@ SETTINGS_CONFLICT = (-221, "Settings conflict")
 DATA_OUT_OF_RANGE = (-222, "Data out of range")
 ILLEGAL_PARAMETER_VALUE = (-224, "Illegal parameter value")
 QUEUE_OVERFLOW = (-350, "Queue overflow")
+
+#: Standard event status register bits (IEEE 488.2 §11.5.1).
+ESR_OPC = 1 << 0
+ESR_QYE = 1 << 2
+ESR_DDE = 1 << 3
+ESR_EXE = 1 << 4
+ESR_CME = 1 << 5
+ESR_PON = 1 << 7
+#: Status byte bits (IEEE 488.2 §11.2; EAV is SCPI-99's error/event queue summary).
+STB_EAV = 1 << 2
+STB_ESB = 1 << 5
+STB_MSS = 1 << 6
 
 #: Error-queue depth of a typical instrument.
 QUEUE_DEPTH = 32
@@ -213,17 +239,69 @@ class ScpiEmulator:
     reply_terminator: bytes = b"\n"
     #: The query that pops the error queue (units with another mechanism override it).
     error_query: str = "SYSTem:ERRor[:NEXT]?"
+    #: ``*OPT?`` reply: the unit's installed options ("0": none, IEEE 488.2 §10.20).
+    options: str = "0"
+    #: Does the unit implement IEEE 488.2's status model (``*ESE``, ``*ESR?``, ``*SRE``,
+    #: ``*STB?``, ``*OPC``, ``*OPT?``, ``*TRG``)? A unit that is not a 488.2 device says no.
+    ieee488_2: bool = True
 
     def __init__(self) -> None:
         self._commands: list[tuple[re.Pattern[str], bool, Handler]] = []
         self.errors: deque[str] = deque()
+        #: Standard event status register and its enable mask; service request enable.
+        self.event_status = ESR_PON
+        self.event_enable = 0
+        self.service_request_enable = 0
         self.register("*IDN?", lambda call: self.identity)
         self.register("*RST", lambda call: self.reset())
-        self.register("*CLS", lambda call: self.errors.clear())
+        self.register("*CLS", lambda call: self.clear_status())
         self.register("*OPC?", lambda call: "1")
         self.register("*WAI", lambda call: None)
         self.register("*TST?", lambda call: "0")
         self.register(self.error_query, lambda call: self.pop_error())
+        if not self.ieee488_2:
+            return
+        self.register("*OPT?", lambda call: self.options)
+        self.register("*OPC", lambda call: self._set_event(ESR_OPC))
+        self.register("*ESE", lambda call: self._set_mask("event_enable", call))
+        self.register("*ESE?", lambda call: str(self.event_enable))
+        self.register("*ESR?", lambda call: str(self._read_event_status()))
+        self.register("*SRE", lambda call: self._set_mask("service_request_enable", call))
+        self.register("*SRE?", lambda call: str(self.service_request_enable))
+        self.register("*STB?", lambda call: str(self.status_byte()))
+        self.register("*TRG", lambda call: self.trigger())
+
+    # --- IEEE 488.2 status model -------------------------------------------------
+
+    def trigger(self) -> None:
+        """``*TRG``: a unit without a trigger does not know the command."""
+        raise ScpiError(UNDEFINED_HEADER, "*TRG (this unit has no trigger)")
+
+    def clear_status(self) -> None:
+        """``*CLS``: clear the event register and the error queue (not the masks)."""
+        self.errors.clear()
+        self.event_status = 0
+
+    def status_byte(self) -> int:
+        """The status byte as ``*STB?`` reads it (MSS in bit 6)."""
+        byte = (STB_EAV if self.errors else 0) | (
+            STB_ESB if self.event_status & self.event_enable else 0)
+        return byte | (STB_MSS if byte & self.service_request_enable & ~STB_MSS else 0)
+
+    def _set_event(self, bits: int) -> None:
+        self.event_status |= bits
+
+    def _read_event_status(self) -> int:
+        value, self.event_status = self.event_status, 0
+        return value
+
+    def _set_mask(self, attribute: str, call: Call) -> None:
+        value = parse_number(call.text(), 0, 255)
+        if value != int(value):
+            raise ScpiError(DATA_OUT_OF_RANGE, f"{call.header} takes an integer 0..255")
+        setattr(self, attribute, int(value) & (~STB_MSS & 0xFF
+                                               if attribute == "service_request_enable"
+                                               else 0xFF))
 
     def register(self, spelling: str, handler: Handler) -> None:
         """Answer ``spelling`` (a trailing ``?`` makes it a query) with ``handler``."""
@@ -237,6 +315,7 @@ class ScpiEmulator:
 
     def queue_error(self, entry: str) -> None:
         entry = entry.encode("ascii", "replace").decode("ascii")  # replies are ASCII
+        self._set_event(_event_bit(entry))
         if len(self.errors) >= QUEUE_DEPTH - 1:
             if len(self.errors) == QUEUE_DEPTH - 1:
                 self.errors.append(f'{QUEUE_OVERFLOW[0]},"{QUEUE_OVERFLOW[1]}"')
@@ -285,6 +364,15 @@ class ScpiEmulator:
                 return None
         self.queue_error(f'{UNDEFINED_HEADER[0]},"{UNDEFINED_HEADER[1]}; {header}"')
         return None
+
+
+def _event_bit(entry: str) -> int:
+    """The standard-event bit an error-queue entry sets, by its code's class."""
+    try:
+        code = int(entry.split(",", 1)[0])
+    except ValueError:
+        return ESR_DDE
+    return {1: ESR_CME, 2: ESR_EXE, 3: ESR_DDE, 4: ESR_QYE}.get(-code // 100, ESR_DDE)
 
 
 def split_message(message: bytes) -> list[tuple[bytes, str | bytes | None]]:

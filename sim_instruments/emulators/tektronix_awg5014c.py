@@ -55,7 +55,7 @@ for unknown or malformed waveform names, -221 for conflicting settings.
 
 Not emulated: ``REAL`` waveforms (``NEW ...,REAL`` is refused with -224; the
 real unit accepts them), the gated run mode (-224), forcing triggers and
-events (``*TRG``, ``TRIGger[:SEQuence]:IMMediate``, ``EVENt:IMMediate``;
+events (``*TRG`` is accepted, ``TRIGger[:SEQuence]:IMMediate``, ``EVENt:IMMediate``;
 their input settings are only kept), ``SEQuence:JUMP``, the software-sequencer fallback for
 waveforms shorter than 250 points, block transfers of predefined
 waveforms (-224). Only a few predefined waveforms exist (``*Sine100``,
@@ -665,6 +665,9 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
                 and state.sequence[0].wait_for_trigger):
             return "1"
         return "2"
+
+    def trigger(self) -> None:
+        """``*TRG``: accepted (the unit has a trigger input); its effect is not emulated."""
 
     def reset(self) -> None:
         """``*RST``: default settings, stopped, empty sequence; the waveform list stays."""
