@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all lint bench browser clean
+.PHONY: demo test test-all test-hardware lint bench browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -34,6 +34,14 @@ test: lint browser
 ## test-all: everything, slow statistical tests included (hardware tests skip without a lab)
 test-all: lint browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+## test-hardware: the read-only checks of tests/hardware against a real lab, e.g.
+##   make test-hardware STATION=stations/two_node.yaml PROFILE=lab
+STATION ?=
+PROFILE ?= lab
+test-hardware: $(STAMP)
+	@test -n "$(STATION)" || { echo "test-hardware: name the lab's station file: STATION=..." >&2; exit 2; }
+	LABCTL_HARDWARE_STATION=$(STATION) LABCTL_HARDWARE_PROFILE=$(PROFILE) $(BIN)/pytest tests/hardware
 
 ## bench: the performance suite; each figure printed as `name: value unit`
 bench: $(STAMP)

@@ -1,68 +1,60 @@
-"""ID Quantique ID1000 / ID900 Time Controller: the station's time tagger.
+"""ID Quantique ID1000 / ID900 Time Controller over zmq: the station's time tagger.
 
 Inputs with thresholds and delays, window filters that keep only the sync tags
-of attempts that had a click, on-board start-stop histograms, and time-tag
-acquisition returned as numpy arrays.
+of attempts that had a click, on-board start-stop histograms, and time tags
+streamed through IDQ's DataLink Target service, returned as numpy arrays.
 
-Where the commands come from
-----------------------------
-Confirmed from IDQ's public Python examples for the ID1000 (the SCPI text is
-the same; the real unit receives it over a ZeroMQ REQ socket on port 5555):
+Transport (IDQ's official Python examples for the ID1000,
+"TDC_ID1000/Examples/Python", ``utils/common.py``): SCPI text over a zmq REQ
+socket to the unit, ``tcp://<unit>:5555``; every message gets exactly one reply
+(set commands too: a hardware-tested third-party TC1000 driver checks replies
+such as ``Value set to 100``); a refused command answers text containing
+``SCPI_ERR_`` (what IDQ's multi-unit example checks), which this driver raises
+as `DriverError` naming the command; there is no ``SYST:ERR?`` queue. The
+transport is `labctl.transports.zmq_scpi` (timeouts and dropped connections
+also raise `DriverError`; the next call uses a fresh socket).
 
-- inputs: ``INPU<n>:ENAB ON|OFF``, ``INPU<n>:THRE <v>V``, ``INPU<n>:COUP DC|AC``,
-  ``INPU<n>:EDGE RISING|FALLING``, ``INPU<n>:COUN?``, and the counter set-up
-  ``INPU<n>:COUN:MODE`` / ``INPU<n>:COUN:INTE`` (IDQ's examples spell the modes
-  ``CYCL``/``ACCU``; third-party scripts send ``CYCLE``/``ACCUM`` and give the
-  integration time in ms, which is what this driver sends);
-- delay blocks: ``DELA<n>:VALU <ps>``, ``DELA<n>:LINK INPU<n>``;
-- window filters ("TSCO" combiners): ``TSCO<n>:WIND:ENAB``, ``TSCO<n>:FIR:LINK``,
+Commands confirmed in IDQ's examples or the third-party driver:
+
+- inputs: ``INPU<n>:ENAB ON|OFF``, ``INPU<n>:THRE <v>V`` (``THRE?`` answers with a
+  ``V`` suffix), ``INPU<n>:COUP DC|AC``, ``INPU<n>:EDGE RISING|FALLING``,
+  ``INPU<n>:COUN?``, ``INPU<n>:COUN:MODE CYCL|ACCU``, ``INPU<n>:COUN:INTE``;
+- delay blocks: ``DELA<n>:VALU <ps>`` (``VALU?`` answers with the ``TB`` time-bin
+  suffix), ``DELA<n>:LINK``;
+- window filters (combiners): ``TSCO<n>:WIND:ENAB``, ``TSCO<n>:FIR:LINK``,
   ``TSCO<n>:WIND:BEGI:LINK|DELA|EDGE``, ``TSCO<n>:WIND:END:LINK|DELA|EDGE``,
   ``TSCO<n>:OPIN ONLYFIR``, ``TSCO<n>:OPOU MUTE|ONLYFIR``, ``TSCO<n>:COUN?``;
 - histograms: ``HIST<n>:REF:LINK``, ``HIST<n>:STOP:LINK``, ``HIST<n>:BWID``,
-  ``HIST<n>:BCOU`` (1..16384), ``HIST<n>:FLUS``, ``HIST<n>:DATA?``
-  (``HIST<n>:MIN`` is from labctl's command list, not seen in the examples);
-- acquisition: ``REC:DURA <ps>``, ``REC:PLAY``, ``REC:STOP``, ``REC:STAG?``
-  (answers ``PLAYING`` while a record runs); ``RAW<n>:SEND ON|OFF`` switches the
-  time-tag stream of block ``RAW<n>`` on and off (seen in a third-party summary
-  of IDQ's time-stamp example only).
+  ``HIST<n>:BCOU`` (1..16384), ``HIST<n>:FLUS``, ``HIST<n>:DATA?`` (a text list
+  of counts, `wire_formats.idq_id1000.parse_histogram`);
+- the record generator: ``REC:TRIG:ARM:MODE MANU``, ``REC:ENAB ON``, ``REC:STOP``,
+  ``REC:NUM 1``, ``REC:DUR <ps>``, ``REC:PLAY``, ``REC:STAG?`` (``PLAYING`` while it
+  runs); the device: ``DEVI:RES:BWID?`` (the time bin, read at connect);
+- time tags: ``RAW<n>:STOP:LINK`` and ``RAW<n>:REF:LINK NONE`` (what stream ``n``
+  carries, referenced to the record's start), ``RAW<n>:ERRORS:CLEAR``,
+  ``RAW<n>:ERRORS?``, ``RAW<n>:SEND ON|OFF``.
 
-labctl's rendering (not IDQ's; the virtual lab's emulator implements it):
+The DataLink Target service (DLT; a host program, zmq REP, port 6060, JSON
+replies, errors as ``{"error": {"description": ...}}``), as in IDQ's timestamp
+stream examples: ``start-stream --address <unit> --channel <n> --stream-port <p>``
+-> ``{"id": ...}``; it binds a PAIR socket on ``p`` to which this driver connects
+(the examples use ``4241 + n``), and streams frames of little-endian uint64
+timestamps in time bins; ``status --id`` (``acquisitions_count``), ``stop --id``.
 
-- the transport: SCPI over a VISA message-based resource, line-feed
-  terminated; set commands are not answered (the real unit answers every
-  message, e.g. ``Value set to ...``);
-- the error queue ``SYST:ERR?`` (``0,"No error"`` / ``<code>,"<text>"``);
-- the query forms of settings (``<command>?``) and their replies as bare
-  numbers/keywords; the driver's parsers tolerate a trailing unit suffix
-  (the real unit answers e.g. ``DELA1:VALU?`` with a value suffixed ``TB``);
-- ``HIST<n>:DATA?`` answers an IEEE-488.2 definite-length block of
-  little-endian uint64 bin counts (the real unit answers a text list);
-- ``RAW<n>:LINK <block>`` chooses what the tag stream ``n`` carries (by
-  default the delay block of input ``n``);
-- ``RAW:DATA?`` drains the tags recorded since ``REC:PLAY`` or since the
-  previous ``RAW:DATA?``, merged in time order, as one definite-length block
-  (the real unit streams tags on separate ZeroMQ sockets, ``.bin`` files of
-  bare uint64 timestamps per channel);
-- ``INPU<n>:DEAD <ps>`` (the input's dead time) and its query;
+labctl's assumptions (not in the public sources):
+
+- the query forms of settings (``<command>?``) besides those above; the
+  replies' number formats (the parsers tolerate any unit suffix);
+- ``INPU<n>:DEAD <ps>`` (the input's dead time) and ``HIST<n>:MIN``;
+- the counter integration time in ms (IDQ's examples pass a bare number;
+  third-party scripts disagree on its unit);
+- a stream ends with an empty frame after ``stop --id`` (IDQ's stream client
+  stops on an empty frame or a disconnection); the tags of a record are all
+  read after it ended (the examples stream them while it runs);
+- ``data_link: "+N"`` names a DLT on the unit's host at the unit's port + N
+  (the virtual lab's layout); a lab gives ``tcp://host:6060``;
 - the limits below that the examples do not state (threshold, delays,
-  dead time, integration time) are labctl's choices.
-
-Time-tag block format (``RAW:DATA?``)
--------------------------------------
-``#<d><length><payload>``: an IEEE-488.2 definite-length block whose payload
-is ``8*N`` bytes, N tags, each one **little-endian uint64**:
-
-- bits 63..58 (6 bits): channel number, ``1..63``; tags of stream ``RAW<n>``
-  carry channel ``n``, so with the default links the channel is the 1-based
-  input index. ``0`` is not a valid channel.
-- bits 57..0 (58 bits): timestamp in ps since the start of the acquisition
-  (``REC:PLAY``), ``0 .. 2**58 - 1`` (about 80 h).
-
-`wire_formats.idq_id1000` (``encode_timetags``, ``decode_timetags``) is the
-single definition of this format (vectorised, no loop per tag) for the
-driver, the emulators, the archive and the tests.
-``HIST<n>:DATA?`` answers the same kind of block with ``bin_count``
-little-endian uint64 bin counts.
+  dead time, integration time).
 
 Keeping only heralded syncs
 ---------------------------
@@ -75,22 +67,32 @@ Link a tag stream (``timetag_link``) to the filter to record only those syncs.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import shlex
+import socket
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import numpy as np
+import zmq
 from numpy.typing import NDArray
 from qcodes import validators as vals
-from qcodes.instrument import ChannelList, InstrumentChannel
+from qcodes.instrument import ChannelList, Instrument, InstrumentChannel
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
-from labctl.errors import LabctlError
+from labctl.errors import DriverError, LabctlError, TransportError
 from labctl.instruments.adapter import Adapter
 from labctl.instruments.tagger import Tags
-from labctl.visa import ScpiInstrument
-from wire_formats.idq_id1000 import MAX_TIMESTAMP_PS, decode_timetags
+from labctl.transports.zmq_scpi import ZmqRequester, ZmqScpiClient, check_address
+from wire_formats.idq_id1000 import (
+    MAX_TIMESTAMP,
+    decode_stream,
+    merge_channels,
+    parse_histogram,
+)
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +187,7 @@ class IDQInput(InstrumentChannel["IDQID1000"]):
         self.counter_mode: Parameter = self.add_parameter(
             "counter_mode", label=f"Input {n} counter mode", unit="",
             get_cmd=f"INPU{n}:COUN:MODE?", set_cmd=f"INPU{n}:COUN:MODE {{}}",
-            get_parser=_keyword_reply(("ACCUM", "CYCLE")), vals=vals.Enum("ACCUM", "CYCLE"),
+            val_mapping={"ACCUM": "ACCU", "CYCLE": "CYCL"},
         )
         self.counter_integration_ms: Parameter = self.add_parameter(
             "counter_integration_ms", label=f"Input {n} counter integration time", unit="ms",
@@ -208,8 +210,13 @@ class IDQInput(InstrumentChannel["IDQID1000"]):
         )
         self.timetag_link: Parameter = self.add_parameter(
             "timetag_link", label=f"Source of tag stream {n} (channel {n})", unit="",
-            get_cmd=f"RAW{n}:LINK?", set_cmd=f"RAW{n}:LINK {{}}", get_parser=_link_reply,
-            vals=vals.Enum(*parent.link_targets()),
+            get_cmd=f"RAW{n}:STOP:LINK?", set_cmd=f"RAW{n}:STOP:LINK {{}}",
+            get_parser=_link_reply, vals=vals.Enum(*parent.link_targets()),
+        )
+        self.timetag_reference: Parameter = self.add_parameter(
+            "timetag_reference", label=f"Reference of tag stream {n}", unit="",
+            get_cmd=f"RAW{n}:REF:LINK?", set_cmd=f"RAW{n}:REF:LINK {{}}",
+            get_parser=_link_reply, vals=vals.Enum(*parent.link_targets()),
         )
 
     def _count_rate(self) -> float:
@@ -347,9 +354,13 @@ class IDQHistogram(InstrumentChannel["IDQID1000"]):
         self.write(f"HIST{self.index}:FLUS")
 
     def data(self) -> NDArray[np.uint64]:
-        """The bin counts, read as a binary block (uint64 per bin)."""
-        counts = self.parent.query_block(f"HIST{self.index}:DATA?", datatype="Q")
-        return np.asarray(counts, dtype=np.uint64)
+        """The bin counts (the unit answers a text list)."""
+        command = f"HIST{self.index}:DATA?"
+        reply = self.ask(command)
+        try:
+            return parse_histogram(reply).astype(np.uint64)
+        except ValueError as error:
+            raise DriverError(self.parent.name, command, str(error)) from None
 
     def bin_edges_ps(self) -> NDArray[np.int64]:
         """Left edges of the bins in ps, from ``min_ps``, ``bin_width_ps`` and ``bin_count``."""
@@ -481,11 +492,79 @@ class ID1000TimeTagger(Adapter["IDQID1000"]):
         self.instrument.stop_acquisition()
 
 
-class IDQID1000(ScpiInstrument):
+
+class DataLinkClient:
+    """Commands to IDQ's DataLink Target service: JSON replies, errors as `DriverError`."""
+
+    def __init__(self, address: str, name: str, timeout_s: float) -> None:
+        self.requester = ZmqRequester(address, f"{name} (DataLink)", timeout_s)
+        self.name = name
+
+    def command(self, text: str) -> Any:
+        """Send ``text``; the decoded JSON reply (None for an empty one)."""
+        reply = self.requester.request(text.encode(), text)
+        try:
+            answer = json.loads(reply.decode("utf-8")) if reply.strip() else None
+        except (UnicodeDecodeError, ValueError):
+            raise DriverError(self.requester.name, text,
+                              f"reply is not JSON: {reply[:24]!r}") from None
+        if isinstance(answer, dict) and answer.get("error"):
+            error = answer["error"]
+            description = error.get("description") if isinstance(error, dict) else error
+            raise DriverError(self.requester.name, text, str(description or "unknown error"))
+        return answer
+
+
+class TimestampStream:
+    """One channel's stream from the DLT: a PAIR socket this side connects (the DLT binds)."""
+
+    def __init__(self, channel: int, address: str) -> None:
+        self.channel = channel
+        self.address = address
+        self.acquisition_id: str | None = None
+        self.socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PAIR)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.RECONNECT_IVL, 10)
+        self.socket.setsockopt(zmq.RCVHWM, 0)
+        self.socket.connect(address)
+
+    def read_to_end(self, timeout_s: float, name: str) -> NDArray[np.uint64]:
+        """Every timestamp until the empty frame that ends the stream."""
+        frames: list[NDArray[np.uint64]] = []
+        while True:
+            if not self.socket.poll(max(1, round(timeout_s * 1000))):
+                raise TransportError(name, f"stream of channel {self.channel}",
+                                     f"no end of stream from {self.address} within {timeout_s:g} s")
+            frame = self.socket.recv()
+            if not frame:
+                break
+            try:
+                times, _ = decode_stream(frame)
+            except ValueError as error:
+                raise DriverError(name, f"stream of channel {self.channel}", str(error)) from None
+            frames.append(times)
+        return np.concatenate(frames) if frames else np.zeros(0, dtype=np.uint64)
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+def _free_port() -> int:
+    """A port free on this host now (for a stream the local DLT binds)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class IDQID1000(Instrument):
     """ID Quantique ID1000 / ID900 time controller: inputs, filters, histograms, time tags."""
 
     #: Provides `labctl.instruments.TimeTagger` (`labctl.instruments.roles`).
     capability_adapter: ClassVar[type] = ID1000TimeTagger
+    #: The model field of the unit's identity this driver drives (the ID1000, and the
+    #: ID900, which answers alike);
+    #: `labctl station check --contact` names a unit that answers otherwise.
+    expected_model: ClassVar[str] = r"ID1000|ID900"
 
     #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
     remote_methods: ClassVar[tuple[str, ...]] = (
@@ -495,7 +574,7 @@ class IDQID1000(ScpiInstrument):
     #: Inputs of the standard unit (START input not exposed); a station may say
     #: ``init: {n_inputs: N}`` for a configuration with more (up to `max_inputs`).
     default_inputs: ClassVar[int] = 4
-    #: Most inputs labctl addresses (tag words carry channels up to 63).
+    #: Most inputs labctl addresses.
     max_inputs: ClassVar[int] = 8
     #: Number of window filters ``TSCO1..`` exposed (the unit has more combiners).
     n_window_filters: ClassVar[int] = 8
@@ -513,18 +592,41 @@ class IDQID1000(ScpiInstrument):
     bin_count_range: ClassVar[tuple[int, int]] = (1, 16384)
     #: Counter integration time range in CYCLE mode, ms (labctl's assumption).
     counter_integration_range_ms: ClassVar[tuple[int, int]] = (1, 1_000_000)
-    #: Longest record: timestamps must fit in 58 bits, ps.
-    record_duration_range_ps: ClassVar[tuple[int, int]] = (1, MAX_TIMESTAMP_PS)
+    #: Longest record, ps: the largest timestamp labctl takes from a stream (~106 days;
+    #: the unit's own limit is not documented publicly).
+    record_duration_range_ps: ClassVar[tuple[int, int]] = (1, MAX_TIMESTAMP)
+    #: The DLT of IDQ's examples (on the host, port 6060).
+    default_data_link: ClassVar[str] = "tcp://127.0.0.1:6060"
+    #: First stream port: channel ``n`` streams to ``stream_port_base + n`` (IDQ's examples).
+    default_stream_port_base: ClassVar[int] = 4241
+    #: How long the DLT may take to report a channel's tags after a record, s.
+    stream_timeout_s: ClassVar[float] = 10.0
 
     def __init__(self, name: str, address: str, n_inputs: int | None = None,
-                 **kwargs: Any) -> None:
+                 data_link: str | None = None, stream_port_base: int | None = None,
+                 timeout: float = 5.0, **kwargs: Any) -> None:
         n_inputs = self.default_inputs if n_inputs is None else n_inputs
         if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or \
                 not 1 <= n_inputs <= self.max_inputs:
             raise ValueError(f"n_inputs must be an integer within 1..{self.max_inputs}, "
                              f"got {n_inputs!r}")
+        base = self.default_stream_port_base if stream_port_base is None else stream_port_base
+        if isinstance(base, bool) or not isinstance(base, int) or \
+                not 0 <= base <= 65535 - self.max_inputs:
+            raise ValueError(f"stream_port_base must be 0 (any free port) or a port, "
+                             f"got {base!r}")
         self.n_inputs = n_inputs
-        super().__init__(name, address, **kwargs)
+        self.stream_port_base = base
+        self.address = check_address(address, name)
+        self.data_link_address = self._data_link_address(address, data_link, name)
+        self.unit_host = address.removeprefix("tcp://").rsplit(":", 1)[0]
+        self._client = ZmqScpiClient(self.address, name, timeout)
+        self._data_link = DataLinkClient(self.data_link_address, name, timeout)
+        self._streams: dict[int, TimestampStream] = {}
+        super().__init__(name, **kwargs)
+        self.timeout: Parameter = self.add_parameter(
+            "timeout", label="Reply timeout", unit="s", get_cmd=self._get_timeout,
+            set_cmd=self._set_timeout, vals=vals.Numbers(0.01, 600))
         inputs = ChannelList(self, "inputs", IDQInput)
         for n in range(1, self.n_inputs + 1):
             channel = IDQInput(self, f"input{n}", n)
@@ -548,9 +650,54 @@ class IDQID1000(ScpiInstrument):
 
         self.record_duration_ps: Parameter = self.add_parameter(
             "record_duration_ps", label="Acquisition duration", unit="ps",
-            get_cmd="REC:DURA?", set_cmd="REC:DURA {:d}", get_parser=_int_reply,
+            get_cmd="REC:DUR?", set_cmd="REC:DUR {:d}", get_parser=_int_reply,
             vals=vals.Ints(*self.record_duration_range_ps),
         )
+        self.time_bin_ps: Parameter = self.add_parameter(
+            "time_bin_ps", label="Time bin of timestamps and delays", unit="ps",
+            get_cmd="DEVI:RES:BWID?", set_cmd=False, get_parser=_int_reply,
+            vals=vals.Ints(min_value=1))
+        self._time_bin_ps = int(self.time_bin_ps.get())
+        self.connect_message()
+
+    @staticmethod
+    def _data_link_address(address: str, data_link: str | None, name: str) -> str:
+        if data_link is None:
+            return IDQID1000.default_data_link
+        if isinstance(data_link, str) and re.fullmatch(r"\+\d{1,4}", data_link):
+            host, port = address.removeprefix("tcp://").rsplit(":", 1)
+            return check_address(f"tcp://{host}:{int(port) + int(data_link)}", name)
+        return check_address(data_link, name)
+
+    # --- the transport -------------------------------------------------------------
+
+    def _get_timeout(self) -> float:
+        return self._client.timeout_s
+
+    def _set_timeout(self, seconds: float) -> None:
+        self._client.timeout_s = self._data_link.requester.timeout_s = float(seconds)
+        self._client.reset()
+        self._data_link.requester.reset()
+
+    def write_raw(self, cmd: str) -> None:
+        """Send a command; its reply (``Value set to ...``) is read and checked for refusal."""
+        self._client.query(cmd)
+
+    def ask_raw(self, cmd: str) -> str:
+        return self._client.query(cmd)
+
+    def reconnect(self) -> None:
+        """Fresh sockets to the unit and its DLT (after a dropped connection)."""
+        self._client.reset()
+        self._data_link.requester.reset()
+
+    def close(self) -> None:
+        self._close_streams()
+        self._client.close()
+        self._data_link.requester.close()
+        super().close()
+
+    # --- blocks ---------------------------------------------------------------------
 
     def link_targets(self) -> tuple[str, ...]:
         """Block names a filter, histogram or tag stream may be linked to."""
@@ -559,10 +706,42 @@ class IDQID1000(ScpiInstrument):
                 *(f"DELA{n}" for n in range(1, self.n_inputs + 1)),
                 *(f"TSCO{n}" for n in range(1, self.n_window_filters + 1)))
 
+    # --- acquisition -----------------------------------------------------------------
+
     def start_acquisition(self) -> None:
-        """Start a record of ``record_duration_ps`` (``REC:PLAY``); timestamps restart at 0."""
+        """Start a record of ``record_duration_ps`` streaming every input's tags.
+
+        IDQ's sequence: the record generator armed by hand (``REC:TRIG:ARM:MODE
+        MANU``, ``REC:ENAB ON``, ``REC:STOP``, ``REC:NUM 1``); per channel the stream
+        referenced to the record's start, its error count cleared, a DLT stream
+        opened and the unit's transfer on (``RAW<n>:SEND ON``); then ``REC:PLAY``.
+        """
         log.debug("%s: starting acquisition", self.name)
+        self._close_streams()
+        for command in ("REC:TRIG:ARM:MODE MANU", "REC:ENAB ON", "REC:STOP", "REC:NUM 1"):
+            self.write(command)
+        try:
+            for tag_input in self.inputs:
+                self._open_stream(tag_input.index)
+        except BaseException:
+            self._close_streams()
+            raise
         self.write("REC:PLAY")
+
+    def _open_stream(self, channel: int) -> None:
+        port = _free_port() if self.stream_port_base == 0 else self.stream_port_base + channel
+        host = self.data_link_address.removeprefix("tcp://").rsplit(":", 1)[0]
+        stream = TimestampStream(channel, f"tcp://{host}:{port}")
+        self._streams[channel] = stream
+        self.write(f"RAW{channel}:REF:LINK NONE")
+        self.write(f"RAW{channel}:ERRORS:CLEAR")
+        answer = self._data_link.command(
+            f"start-stream --address {shlex.quote(self.unit_host)} --channel {channel} "
+            f"--stream-port {port}")
+        if not isinstance(answer, dict) or "id" not in answer:
+            raise DriverError(self.name, "start-stream", f"no acquisition id in {answer!r}")
+        stream.acquisition_id = str(answer["id"])
+        self.write(f"RAW{channel}:SEND ON")
 
     def stop_acquisition(self) -> None:
         """Stop the running record (``REC:STOP``); tags recorded so far stay readable."""
@@ -578,14 +757,60 @@ class IDQID1000(ScpiInstrument):
         return self.ask("REC:STAG?").strip().upper().startswith("PLAY")
 
     def fetch_timetags(self) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-        """Drain the recorded tags: ``(channels, timestamps_ps)`` as numpy arrays.
+        """The last record's tags, every channel merged: ``(channels, timestamps_ps)``.
 
-        Raises `LabctlError` if a tag names a channel the unit does not have.
+        Waits (wall time, at most `stream_timeout_s`) until the DLT has each
+        channel's tags, stops the DLT acquisitions, reads each stream to its end,
+        turns the unit's transfer off and checks its error count. Empty arrays
+        when no record was started since the last fetch.
         """
-        words = np.asarray(self.query_block("RAW:DATA?", datatype="Q"), dtype=np.uint64)
-        channels, timestamps = decode_timetags(words)
-        if channels.size and int(channels.max()) > self.n_inputs:
-            raise LabctlError(f"{self.name}: tag from channel {int(channels.max())}, "
-                              f"the unit has {self.n_inputs} tag streams")
+        if not self._streams:
+            return merge_channels({})
+        if self.is_acquiring():
+            self.stop_acquisition()
+        try:
+            collected = {channel: self._collect(stream)
+                         for channel, stream in self._streams.items()}
+        finally:
+            self._close_streams()
+        channels, times = merge_channels(collected)
         log.debug("%s: fetched %d time tags", self.name, channels.size)
-        return channels, timestamps
+        return channels, times * self._time_bin_ps
+
+    def _collect(self, stream: TimestampStream) -> NDArray[np.uint64]:
+        deadline = time.monotonic() + self.stream_timeout_s
+        while True:
+            status = self._data_link.command(f"status --id {stream.acquisition_id}")
+            if not isinstance(status, dict):
+                raise DriverError(self.name, "status", f"unexpected DLT status {status!r}")
+            if status.get("errors"):
+                raise DriverError(self.name, f"stream of channel {stream.channel}",
+                                  "; ".join(str(e.get("description", e))
+                                            for e in status["errors"]))
+            if int(status.get("acquisitions_count", 0)) >= 1:
+                break
+            if time.monotonic() > deadline:
+                raise DriverError(self.name, f"stream of channel {stream.channel}",
+                                  f"the DLT had no tags {self.stream_timeout_s:g} s after "
+                                  "the record")
+            time.sleep(0.01)
+        self._data_link.command(f"stop --id {stream.acquisition_id}")
+        stream.acquisition_id = None
+        times = stream.read_to_end(self.stream_timeout_s, self.name)
+        self.write(f"RAW{stream.channel}:SEND OFF")
+        errors = _int_reply(self.ask(f"RAW{stream.channel}:ERRORS?"))
+        if errors:
+            raise DriverError(self.name, f"RAW{stream.channel}:ERRORS?",
+                              f"the unit lost tags of channel {stream.channel} ({errors})")
+        return times
+
+    def _close_streams(self) -> None:
+        """Close this side's stream sockets and stop their DLT acquisitions."""
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            if stream.acquisition_id is not None:
+                try:
+                    self._data_link.command(f"stop --id {stream.acquisition_id}")
+                except DriverError as error:
+                    log.warning("%s: %s", self.name, error)
+            stream.close()

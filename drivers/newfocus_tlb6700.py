@@ -31,18 +31,35 @@ which also documents the ``OK`` acknowledgements, CR LF separated reply
 lines and the piezo voltage as a percentage of its range. Newport's manual
 itself was not available, so nothing here is quoted from it.
 
+The transport, from Newport's header of its USB library (``NewpDll.h``,
+2017) and QMI: the controller is a USB device (product ID 0x100A) reached
+through Newport's USB library ``usbdll.dll``: ``newp_usb_init_product``
+opens the devices, ``newp_usb_get_device_info`` lists them as
+``<DeviceID>,<*IDN? reply>;``, ``newp_usb_send_ascii`` sends one command
+(the library appends the CR), ``newp_usb_get_ascii`` reads the pending
+response (CR LF separated lines), ``newp_usb_uninit_system`` closes them;
+every call returns 0 for success (-1 general error, -2 device ID not open,
+-3 device ID outside 0-31). After a failed call QMI closes and reopens the
+devices to clear the error state; so does this driver, before its next
+command.
+
+The library is loaded by name (``library:``, default ``usbdll.dll``): a
+shared-library file name is loaded with ctypes (Windows, where Newport ships
+it); any other name is a Python module whose ``open_library(address)``
+returns an object with the same functions — the virtual lab's stand-in,
+`sim_instruments.newport_usb_api`. ``address`` is the controller's serial
+number as its ``*IDN?`` ends (``SN1012``; empty: the first TLB-6700 found);
+a stand-in library is handed the address to find its bus.
+
 labctl's own, not verified against the unit:
 
 - the format of an ``ERRSTR?`` entry: parsed as ``<code>,<text>`` with code 0
   meaning "no error" (`labctl.visa.parse_error_reply`); an entry that does not
   parse is reported verbatim;
 - what the unit answers to a refused set command: anything but ``OK`` counts
-  as a refusal; no reply within the VISA timeout counts too;
-- the transport: every third-party driver seen reaches the controller
-  through Newport's USB library (``newp_usb_send_ascii`` /
-  ``newp_usb_get_ascii``), not VISA; this driver talks VISA with CR LF
-  terminators (the pyvisa-sim twin, the virtual lab's TCP socket, or a VISA
-  bridge to the USB library);
+  as a refusal; no reply (the library's read failing) counts too;
+- that the error buffer holding an entry nobody caused (``*STB?`` 128 at a
+  status check: an interlock or over-temperature fault) is an alarm;
 - the number formats sent (``{:.3f}`` nm and mW, ``{:.2f}`` %);
 - the limits: 634-639 nm is the TLB-6704 tuning range as given for this
   node; 0-12 mW as the diode power setpoint range is an assumption (the
@@ -54,23 +71,53 @@ controller holds the diode current instead.
 
 from __future__ import annotations
 
+import ctypes
+import importlib
 import logging
+import re
 from typing import Any, ClassVar
 
-from pyvisa import constants
-from pyvisa.errors import VisaIOError
 from qcodes import validators as vals
+from qcodes.instrument import Instrument
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
 from drivers._laser import ParameterLaser
+from labctl.errors import DriverError, TransportError
 from labctl.instruments.laser import LaserStatus
-from labctl.visa import ScpiInstrument
+from labctl.visa import drain_errors
 
 log = logging.getLogger(__name__)
 
 _MW_PER_W = 1e3
 _MA_PER_A = 1e3
 _ON_OFF = create_on_off_val_mapping(on_val="1", off_val="0")
+#: What the library's calls return, by code (Newport's header).
+USB_RETURN_CODES: dict[int, str] = {
+    0: "success", -1: "general error", 1: "duplicate device ID",
+    -2: "device ID not open", -3: "device ID outside 0-31",
+}
+#: File-name endings of a shared library (loaded with ctypes, not imported).
+_SHARED_LIBRARY = (".dll", ".so", ".dylib")
+#: Response buffer of one ``newp_usb_get_ascii`` call (the controller's USB packets), bytes.
+_READ_BYTES = 64
+#: Reads of one response at most (a response longer than that is broken).
+_MAX_READS = 16
+#: Device-information buffer, bytes.
+_INFO_BYTES = 1024
+_SERIAL = re.compile(r"SN\d+")
+
+
+def load_library(name: str, address: str) -> Any:
+    """Newport's USB library: a shared library by file name, or a stand-in module's."""
+    if name.lower().endswith(_SHARED_LIBRARY):
+        loader = getattr(ctypes, "WinDLL", ctypes.CDLL)  # the DLL's calls are __stdcall
+        return loader(name)
+    module = importlib.import_module(name)
+    return module.open_library(address)
+
+
+def _describe(code: int) -> str:
+    return f"USB library returned {code} ({USB_RETURN_CODES.get(code, 'unknown code')})"
 
 
 class TLB6700Laser(ParameterLaser):
@@ -78,7 +125,9 @@ class TLB6700Laser(ParameterLaser):
 
     The controller reports no lock flag; with wavelength tracking on it holds
     the measured wavelength at the setpoint, so the laser counts as locked while
-    the two agree within `lock_tolerance_nm`.
+    the two agree within `lock_tolerance_nm`. Errors waiting in its buffer
+    (``*STB?`` 128) that no command caused — an interlock, an over-temperature
+    shutdown — are its alarm.
     """
 
     #: How far the measured wavelength may stray from the setpoint while locked, nm.
@@ -90,17 +139,26 @@ class TLB6700Laser(ParameterLaser):
     def status(self) -> LaserStatus:
         drift = abs(float(self.instrument.wavelength_actual_nm())
                     - float(self.instrument.wavelength_nm()))
+        alarms = self.instrument.pending_errors()
         return LaserStatus(emission=bool(self.instrument.output()),
-                           locked=drift <= self.lock_tolerance_nm)
+                           locked=drift <= self.lock_tolerance_nm,
+                           alarm="; ".join(alarms) or None)
 
-class NewFocusTLB6700(ScpiInstrument):
+
+class NewFocusTLB6700(Instrument):
     """TLB-6700 Velocity laser: wavelength, diode power, piezo, emission on/off."""
 
     #: Provides `labctl.instruments.Laser` (`labctl.instruments.roles`).
     capability_adapter: ClassVar[type] = TLB6700Laser
+    #: The model field of the unit's identity this driver drives (a Velocity TLB-6700 controller);
+    #: `labctl station check --contact` names a unit that answers otherwise.
+    expected_model: ClassVar[str] = r"6700"
 
-    default_terminator = "\r\n"
     error_query = "ERRSTR?"
+    #: The controller's USB product ID.
+    product_id: ClassVar[int] = 0x100A
+    #: ``*STB?`` bit set while the error buffer holds entries.
+    errors_pending_bit: ClassVar[int] = 128
     #: The line the controller answers an accepted set command with.
     acknowledgement: ClassVar[str] = "OK"
     #: Laser head these limits are for.
@@ -112,8 +170,23 @@ class NewFocusTLB6700(ScpiInstrument):
     #: Piezo voltage range, percent of the piezo's full range.
     piezo_range_percent: ClassVar[tuple[float, float]] = (0.0, 100.0)
 
-    def __init__(self, name: str, address: str, **kwargs: Any) -> None:
-        super().__init__(name, address, **kwargs)
+    def __init__(self, name: str, address: str = "", library: str = "usbdll.dll",
+                 **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.address = address.strip()
+        self.library_name = library
+        try:
+            self.library = load_library(library, self.address)
+        except (ImportError, OSError, AttributeError) as error:
+            self.close()
+            raise DriverError(name, f"load {library}",
+                              f"cannot load Newport's USB library: {error}") from None
+        self._device_id: int | None = None
+        try:
+            self._open_device()
+        except DriverError:
+            self.close()
+            raise
         self.wavelength_nm: Parameter = self.add_parameter(
             "wavelength_nm",
             label="Wavelength setpoint",
@@ -189,6 +262,98 @@ class NewFocusTLB6700(ScpiInstrument):
             val_mapping=_ON_OFF,
         )
 
+        self.connect_message()
+
+    # -- the USB library ----------------------------------------------------------------
+
+    def _open_device(self) -> None:
+        """Open the controllers (of this product) and pick ours by serial number."""
+        self._device_id = None
+        code = int(self.library.newp_usb_init_product(self.product_id))
+        if code != 0:
+            raise TransportError(self.name, "newp_usb_init_product", _describe(code))
+        info = ctypes.create_string_buffer(_INFO_BYTES)
+        code = int(self.library.newp_usb_get_device_info(info))
+        if code != 0:
+            raise TransportError(self.name, "newp_usb_get_device_info", _describe(code))
+        devices = [entry.split(",", 1) for entry in info.value.decode("ascii", "replace")
+                   .split(";") if "," in entry]
+        wanted = _SERIAL.search(self.address)
+        for device_id, description in devices:
+            found = _SERIAL.search(description)
+            if wanted is None or (found is not None and found[0] == wanted[0]):
+                self._device_id = int(device_id)
+                log.debug("%s: device %s is %s", self.name, device_id, description)
+                return
+        known = ", ".join(description for _, description in devices) or "none"
+        raise DriverError(self.name, "newp_usb_get_device_info",
+                          f"no TLB-6700 {self.address or ''} on USB (found: {known})")
+
+    def _exchange(self, command: str) -> str:
+        """Send ``command`` and return the first line of its response."""
+        if self._device_id is None:
+            self.library.newp_usb_uninit_system()
+            self._open_device()
+        assert self._device_id is not None
+        payload = ctypes.create_string_buffer(command.encode("ascii"))
+        code = int(self.library.newp_usb_send_ascii(self._device_id, payload,
+                                                    ctypes.c_ulong(len(payload.value))))
+        if code == 0:
+            received = b""
+            for _ in range(_MAX_READS):
+                buffer = ctypes.create_string_buffer(_READ_BYTES)
+                count = ctypes.c_ulong(0)
+                code = int(self.library.newp_usb_get_ascii(
+                    self._device_id, buffer, ctypes.c_ulong(_READ_BYTES), ctypes.byref(count)))
+                if code != 0:
+                    break
+                received += buffer.raw[:count.value]
+                if received.endswith(b"\r\n"):
+                    break
+        if code != 0:
+            self._device_id = None          # reopen before the next command, as QMI does
+            raise TransportError(self.name, command, _describe(code))
+        try:
+            text = received.decode("ascii")
+        except UnicodeDecodeError:
+            text = ""
+        lines = [line for line in text.split("\r\n") if line]
+        if not lines or not all(line.isprintable() for line in lines):
+            raise DriverError(self.name, command, f"unreadable reply {received!r}")
+        return lines[0]
+
+    def write_raw(self, cmd: str) -> None:
+        """Send a set command; unless the controller answers ``OK`` raise `DriverError`."""
+        reply = self._exchange(cmd)
+        if reply != self.acknowledgement:
+            entries = self.drain_error_queue()
+            log.warning("%s refused %r: %s", self.name, cmd, "; ".join([reply, *entries]))
+            raise DriverError(self.name, cmd, "; ".join([reply, *entries]))
+
+    def ask_raw(self, cmd: str) -> str:
+        return self._exchange(cmd)
+
+    def drain_error_queue(self) -> list[str]:
+        """Pop ``ERRSTR?`` entries until the controller reports none; return them."""
+        return drain_errors(lambda: self._exchange(self.error_query))
+
+    def pending_errors(self) -> list[str]:
+        """The error-buffer entries waiting while ``*STB?`` says so (emptied by reading)."""
+        status = self._exchange("*STB?")
+        try:
+            pending = int(status) & self.errors_pending_bit
+        except ValueError:
+            raise DriverError(self.name, "*STB?", f"unreadable status byte {status!r}") from None
+        return self.drain_error_queue() if pending else []
+
+    def close(self) -> None:
+        """Close the controllers (``newp_usb_uninit_system``) and the instrument."""
+        library = getattr(self, "library", None)
+        if library is not None:
+            library.newp_usb_uninit_system()
+            self._device_id = None
+        super().close()
+
     def get_idn(self) -> dict[str, str | None]:
         """Parse the space-separated ``New_Focus 6700 v2.4 03/19/14 SN1012`` reply."""
         reply = self.ask("*IDN?").strip()
@@ -203,23 +368,9 @@ class NewFocusTLB6700(ScpiInstrument):
             "firmware": " ".join(parts[2:-1]) or None,
         }
 
-    def check_error_queue(self, command: str) -> None:
-        """Read the reply to ``command``; unless it is ``OK`` raise `DriverError`.
-
-        The reply and the drained ``ERRSTR?`` entries make the error's reply text.
-        """
-        handle = self.visa_handle
-        try:
-            reply = handle.read().strip()
-        except VisaIOError as error:
-            if error.error_code != constants.StatusCode.error_timeout:
-                raise
-            reply = "no reply (timeout)"
-        if reply == self.acknowledgement:
-            return
-        self._refuse(command, [reply, *self.drain_error_queue()])
-
     def safe_state(self) -> None:
-        """Stop emission (laser diode off)."""
+        """Stop emission (laser diode off) and check that it reads back off."""
         log.info("%s: safe state, emission off", self.name)
         self.output.set(False)
+        if self.output.get():
+            raise DriverError(self.name, "OUTPut:STATe 0", "emission still on after switching off")

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -103,6 +103,9 @@ def qcodes_samples(samples: ChannelSamples) -> tuple[NDArray[np.float64], NDArra
 
 class QcodesAWG5014Sequencer(Adapter[TektronixAWG5014]):
     """QCoDeS's `TektronixAWG5014` as a `labctl.instruments.PulseSequencer` (module docstring)."""
+
+    #: The model QCoDeS's driver drives (`labctl.contact`).
+    expected_model: ClassVar[str] = r"AWG5014"
 
     def limits(self) -> SequencerLimits:
         limits = sequencer_limits(TektronixAWG5014C)

@@ -435,6 +435,9 @@ class SwabianTimeTagger(Instrument):
 
     #: Provides `labctl.instruments.TimeTagger` (`labctl.instruments.roles`).
     capability_adapter: ClassVar[type] = SwabianTagger
+    #: The model field of the unit's identity this driver drives (any Time Tagger model);
+    #: `labctl station check --contact` names a unit that answers otherwise.
+    expected_model: ClassVar[str] = r"Time ?Tagger"
     #: The model this class's validators are for.
     model: ClassVar[SwabianModel] = TIME_TAGGER_ULTRA
     #: Input delays labctl allows, ps (the library takes more, in software, slowly).

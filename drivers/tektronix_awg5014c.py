@@ -47,6 +47,16 @@ other published AWG5014 drivers), not seen in Tektronix's text here: the
 ``AWGControl:RUN`` / ``AWGControl:STOP`` sent without their optional
 ``:IMMediate`` node.
 
+Clock, reference and inputs (the AWG5000 command tables, as above):
+``AWGControl:CLOCk:SOURce {INTernal|EXTernal}``, ``SOURce1:ROSCillator:SOURce
+{INTernal|EXTernal}`` (one 10 MHz-class reference for all channels),
+``:ROSCillator:TYPE {FIXed|VARiable}`` and ``:ROSCillator:FREQuency`` (10, 20
+or 100 MHz, the ``.awg`` file's REFERENCE_CLOCK_FREQUENCY_SELECTION choices),
+``TRIGger[:SEQuence]:{SOURce|LEVel|IMPedance|POLarity|SLOPe}``,
+``EVENt:{LEVel|IMPedance|POLarity}`` and ``SOURce[n]:MARKer{1|2}:DELay``;
+ranges from the data sheet: thresholds -5..5 V, input impedance 50 ohm or
+1 kohm, marker delay 0..1 ns.
+
 labctl's own choices (from the AWG5014C data sheet): amplitude 0.02-4.5 Vpp
 and offset +-2.25 V into 50 ohm, marker high -0.9..2.7 V and low
 -1.0..2.6 V, sample rate 10 MS/s-1.2 GS/s, 16.2 M points of waveform memory
@@ -132,6 +142,10 @@ def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def _upper(reply: str) -> str:
+    return reply.strip().upper()
+
+
 def _unquote(reply: str) -> str:
     text = reply.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
@@ -183,6 +197,15 @@ class AWG5014CChannel(InstrumentChannel):
             vals=WaveformName(),
         )
         for marker in (1, 2):
+            self.add_parameter(
+                f"marker{marker}_delay",
+                label=f"Channel {channel} marker {marker} delay",
+                unit="s",
+                get_cmd=f"{source}:MARK{marker}:DEL?",
+                set_cmd=f"{source}:MARK{marker}:DEL {{:.4e}}",
+                get_parser=float,
+                vals=vals.Numbers(*parent.marker_delay_range_s),
+            )
             for level, limits in (("high", parent.marker_high_range_v),
                                   ("low", parent.marker_low_range_v)):
                 command = f"{source}:MARK{marker}:VOLT:LEV:IMM:{level.upper()}"
@@ -254,6 +277,9 @@ class TektronixAWG5014C(ScpiInstrument):
 
     #: Provides `labctl.instruments.PulseSequencer` (`labctl.instruments.roles`).
     capability_adapter: ClassVar[type] = AWG5014CSequencer
+    #: The model field of the unit's identity this driver drives (an AWG5014 (B or C));
+    #: `labctl station check --contact` names a unit that answers otherwise.
+    expected_model: ClassVar[str] = r"AWG5014"
 
     #: Methods `labctl node serve` lets an orchestrator call (`labctl.remote.allowlist`).
     remote_methods: ClassVar[tuple[str, ...]] = (
@@ -287,6 +313,14 @@ class TektronixAWG5014C(ScpiInstrument):
     max_loop_count: ClassVar[int] = 65536
     #: Dynamic-jump patterns 0-15 (four EVENT IN pattern bits; secondary source).
     max_jump_pattern: ClassVar[int] = 15
+    #: Marker delay range, s.
+    marker_delay_range_s: ClassVar[tuple[float, float]] = (0.0, 1e-9)
+    #: TRIGGER IN / EVENT IN threshold range, V.
+    input_level_range_v: ClassVar[tuple[float, float]] = (-5.0, 5.0)
+    #: TRIGGER IN / EVENT IN impedances, ohm.
+    input_impedances_ohm: ClassVar[tuple[float, ...]] = (50.0, 1000.0)
+    #: External reference frequencies (fixed type), Hz.
+    reference_frequencies_hz: ClassVar[tuple[float, ...]] = (10e6, 20e6, 100e6)
 
     _RUN_MODES: ClassVar[dict[str, str]] = {
         "continuous": "CONT", "triggered": "TRIG", "sequence": "SEQ",
@@ -335,6 +369,7 @@ class TektronixAWG5014C(ScpiInstrument):
             get_parser=lambda reply: reply.strip().upper()[:4],
             val_mapping={"event": "EJUM", "dynamic": "DJUM"},
         )
+        self._add_clock_and_inputs()
         channels = ChannelList(self, "channels", AWG5014CChannel)
         for number in range(1, self.n_channels + 1):
             channel = AWG5014CChannel(self, f"ch{number}", number)
@@ -342,6 +377,39 @@ class TektronixAWG5014C(ScpiInstrument):
             self.add_submodule(f"ch{number}", channel)
         self._channels: tuple[AWG5014CChannel, ...] = tuple(channels)
         self.add_submodule("channels", channels.to_channel_tuple())
+
+    def _add_clock_and_inputs(self) -> None:
+        """Clock and 10 MHz reference, TRIGGER IN and EVENT IN thresholds (a two-node link)."""
+        source = {"internal": "INT", "external": "EXT"}
+        polarity = {"positive": "POS", "negative": "NEG"}
+        self.add_parameter("clock_source", label="Sample clock source",
+                           get_cmd="AWGC:CLOC:SOUR?", set_cmd="AWGC:CLOC:SOUR {}",
+                           get_parser=_upper, val_mapping=source)
+        self.add_parameter("reference_source", label="Reference oscillator source",
+                           get_cmd="SOUR1:ROSC:SOUR?", set_cmd="SOUR1:ROSC:SOUR {}",
+                           get_parser=_upper, val_mapping=source)
+        self.add_parameter("reference_type", label="External reference type",
+                           get_cmd="SOUR1:ROSC:TYPE?", set_cmd="SOUR1:ROSC:TYPE {}",
+                           get_parser=_upper, val_mapping={"fixed": "FIX", "variable": "VAR"})
+        self.add_parameter("reference_frequency", label="External reference frequency",
+                           unit="Hz", get_cmd="SOUR1:ROSC:FREQ?", set_cmd="SOUR1:ROSC:FREQ {:.6e}",
+                           get_parser=float, vals=vals.Enum(*self.reference_frequencies_hz))
+        for node, what in (("TRIG", "trigger"), ("EVEN", "event")):
+            self.add_parameter(f"{what}_level", label=f"{what.capitalize()} input threshold",
+                               unit="V", get_cmd=f"{node}:LEV?", set_cmd=f"{node}:LEV {{:.3f}}",
+                               get_parser=float, vals=vals.Numbers(*self.input_level_range_v))
+            self.add_parameter(f"{what}_impedance", label=f"{what.capitalize()} input impedance",
+                               unit="ohm", get_cmd=f"{node}:IMP?", set_cmd=f"{node}:IMP {{:g}}",
+                               get_parser=float, vals=vals.Enum(*self.input_impedances_ohm))
+            self.add_parameter(f"{what}_polarity", label=f"{what.capitalize()} input polarity",
+                               get_cmd=f"{node}:POL?", set_cmd=f"{node}:POL {{}}",
+                               get_parser=_upper, val_mapping=polarity)
+        self.add_parameter("trigger_slope", label="Trigger input slope",
+                           get_cmd="TRIG:SLOP?", set_cmd="TRIG:SLOP {}", get_parser=_upper,
+                           val_mapping=polarity)
+        self.add_parameter("trigger_source", label="Trigger source",
+                           get_cmd="TRIG:SOUR?", set_cmd="TRIG:SOUR {}", get_parser=_upper,
+                           val_mapping=source)
 
     def channel(self, number: int) -> AWG5014CChannel:
         """Return output ``number`` (1-based)."""

@@ -66,8 +66,6 @@ from labctl.timetags.histograms import histogram_of
 _HC = 6.62607015e-34 * 2.99792458e8
 #: Top of the SNSPD driver's bias range (the nanowire's switching current), A.
 MAX_BIAS_A = 22e-6
-#: Interval between count-rate readings while averaging a point, s.
-RATE_READ_INTERVAL = 1.0
 
 
 def _check_scan(start: float, stop: float, steps: int, low: float, high: float,
@@ -103,7 +101,8 @@ def _fit_curve(model: lmfit.Model, fitted: dict[str, float | bool | str | None],
 class BiasScanConfig(LinearScan):
     """A scan of heralding ``detector``'s bias from ``start`` to ``stop`` (A) in ``steps`` points.
 
-    ``seconds_per_point`` is spent lit and as long again dark. The reference
+    ``seconds_per_point`` is spent lit and as long again dark, the detector's
+    clicks counted by the heralding tagger on its input of the same name. The reference
     laser emits ``power_w`` at ``wavelength_nm``; ``photon_fraction`` is the
     calibrated fraction of its photons reaching the detector (the attenuator
     chain), so the incident flux is power · fraction / (hc/λ).
@@ -306,16 +305,14 @@ def _bias_result(name: str, fits: tuple[dict[str, Any], dict[str, Any]], message
 
 
 def _average_rate(station: LabStation, detector: str, seconds: float) -> float:
-    """Mean of the detector's count rate read every `RATE_READ_INTERVAL` over ``seconds``."""
-    detectors = station.detectors(HERALDING)
-    readings = []
-    remaining = seconds
-    while remaining > 1e-12:
-        step = min(RATE_READ_INTERVAL, remaining)
-        station.clock.sleep(step)
-        readings.append((step, detectors.count_rate_hz(detector)))
-        remaining -= step
-    return sum(step * rate for step, rate in readings) / seconds
+    """The detector's clicks per second, counted by the heralding tagger for ``seconds``.
+
+    The tagger counts every click of the whole interval (so the Poisson error
+    of the point is sqrt(rate/seconds)); a bias unit's own counter, where it
+    has one, reports one short measurement period at a time.
+    """
+    rates = station.tagger(HERALDING).count_rates_hz([detector], seconds)
+    return rates[detector]
 
 
 # --- converter phase matching -----------------------------------------------------------------

@@ -24,6 +24,15 @@ class DriverError(LabctlError):
         return f"{self.instrument}: command {self.command!r} was refused: {self.reply}"
 
 
+class TransportError(DriverError):
+    """An instrument could not be reached for a command: no reply in time, a dropped
+    connection, a line that would not open. Unlike a refusal it may pass, so the
+    engine reconnects and retries (`labctl.engine.runner.TRANSPORT_ERRORS`)."""
+
+    def __str__(self) -> str:
+        return f"{self.instrument}: command {self.command!r} failed: {self.reply}"
+
+
 class StationError(LabctlError):
     """A station file is unusable; names the file, the instrument and the key."""
 

@@ -161,6 +161,8 @@ class LabStation(Station):
         self.clock: Clock = clock if clock is not None else WallClock()
         self._roles = {(s.node, s.role): s.name for s in spec.instruments if s.role}
         self._capabilities: dict[str, object] = {}
+        #: Each VISA session's (timeout, read and write termination), kept for `reconnect`.
+        self._visa_settings: dict[str, tuple[Any, Any, Any]] = {}
 
     @property
     def profile(self) -> str:
@@ -266,11 +268,24 @@ class LabStation(Station):
             raise LabctlError("safe state failed for " + "; ".join(failures))
 
     def reconnect(self) -> None:
-        """Open a fresh VISA session to every instrument (after a dropped connection)."""
+        """Open a fresh session to every instrument (after a dropped connection).
+
+        A driver with its own ``reconnect()`` (one over zmq or a vendor library)
+        reconnects itself; a VISA driver gets a fresh VISA session; remote nodes
+        reconnect their proxies.
+        """
+        from pyvisa import errors as pyvisa_errors
         from qcodes.instrument import VisaInstrument
 
         for spec in self.spec.instruments:
             instrument = self.components.get(spec.name)
+            if spec.remote is not None:
+                continue
+            own = getattr(instrument, "reconnect", None)
+            if callable(own):   # a driver over another transport reconnects itself
+                log.info("reconnecting %s", spec.name)
+                own()
+                continue
             if not isinstance(instrument, VisaInstrument):
                 continue
             init = spec.qcodes_config.get("init") or {}
@@ -280,8 +295,13 @@ class LabStation(Station):
                 continue  # pyvisa-sim sessions cannot drop
             log.info("reconnecting %s", spec.name)
             old = instrument.visa_handle
-            settings = (old.timeout, old.read_termination, old.write_termination)
-            old.close()
+            try:
+                settings = (old.timeout, old.read_termination, old.write_termination)
+            except pyvisa_errors.InvalidSession:   # closed by a reconnect that failed
+                settings = self._visa_settings[spec.name]
+            self._visa_settings[spec.name] = settings
+            with contextlib.suppress(pyvisa_errors.Error, OSError):
+                old.close()   # a broken session may fail to close; a fresh one follows
             instrument.set_address(spec.qcodes_config["address"], visalib)
             new = instrument.visa_handle
             new.timeout, new.read_termination, new.write_termination = settings
@@ -325,7 +345,22 @@ def load(path: str | Path = DEFAULT_STATION, profile: str = DEFAULT_PROFILE,
     Raises `StationError` naming the file, the instrument and the key for any
     mistake; instruments already connected are closed again on failure.
     """
-    spec = read_spec(path, profile)
+    station = open_station(read_spec(path, profile), clock)
+    try:
+        for instrument_spec in station.spec.instruments:
+            connect_instrument(station, instrument_spec)
+    except BaseException:
+        station.close()
+        raise
+    return station
+
+
+def open_station(spec: StationSpec, clock: Clock | None = None) -> LabStation:
+    """The station of ``spec`` with no instrument connected yet.
+
+    Its simulator serves it (when the profile names one) and its remote nodes
+    are connected; `connect_instrument` then connects each instrument.
+    """
     simulation = None
     remote = _connect_nodes(spec)   # None when every instrument is connected here
     try:
@@ -346,8 +381,6 @@ def load(path: str | Path = DEFAULT_STATION, profile: str = DEFAULT_PROFILE,
     station = LabStation(spec, clock, simulation, remote)
     try:
         station.load_config(spec.qcodes_yaml())
-        for instrument_spec in spec.instruments:
-            _connect(station, instrument_spec)
     except BaseException:
         station.close()
         raise
@@ -406,7 +439,7 @@ def simulated_station(spec: StationSpec) -> SimulatedStation:
 
 
 #: ``init`` arguments a profile may give that only make sense off the simulator.
-_UNSIMULATED_INIT = ("pyvisa_sim_file", "visalib")
+UNSIMULATED_INIT = ("pyvisa_sim_file", "visalib")
 
 
 def _served_by(spec: StationSpec, simulation: SimulatorSession) -> StationSpec:
@@ -423,7 +456,7 @@ def _served_by(spec: StationSpec, simulation: SimulatorSession) -> StationSpec:
                                key="type")
         overrides = dict(simulation.init_overrides.get(instrument.name, {}))
         init = {k: v for k, v in (instrument.qcodes_config.get("init") or {}).items()
-                if k not in _UNSIMULATED_INIT and k not in overrides}
+                if k not in UNSIMULATED_INIT and k not in overrides}
         config = {**instrument.qcodes_config, "address": address,
                   "init": {**init, **overrides}}
         served.append(dataclasses.replace(instrument, qcodes_config=config))
@@ -667,8 +700,8 @@ def _check_unique_roles(where: str, specs: tuple[InstrumentSpec, ...]) -> None:
         seen[key] = spec.name
 
 
-def _connect(station: LabStation, spec: InstrumentSpec) -> None:
-    """Create one instrument through QCoDeS and apply its safety limits."""
+def connect_instrument(station: LabStation, spec: InstrumentSpec) -> None:
+    """Create one instrument of an `open_station` through QCoDeS; apply its safety limits."""
     where = str(station.spec.path)
     if spec.remote is not None:
         _connect_remote(station, spec)

@@ -8,6 +8,7 @@ from typing import Any
 from pyvisa.errors import VisaIOError
 from qcodes.instrument import Instrument
 
+from labctl.errors import TransportError
 from labctl.station import LabStation
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,8 @@ def instrument_summary(station: LabStation, instrument: Instrument) -> dict[str,
         "parameters": {},
     }
     try:
-        instrument.ask("*IDN?")  # a dead instrument costs one timeout, not one per parameter
-    except (VisaIOError, OSError, UnicodeDecodeError) as error:  # report it, carry on
+        _probe(instrument)  # a dead instrument costs one timeout, not one per parameter
+    except (VisaIOError, OSError, UnicodeDecodeError, TransportError) as error:  # carry on
         log.warning("%s does not answer: %s", instrument.name, _first_line(error))
         summary["error"] = f"not answering: {_first_line(error)}"
         return summary
@@ -62,6 +63,15 @@ def instrument_summary(station: LabStation, instrument: Instrument) -> dict[str,
     summary["idn"] = idn
     summary["parameters"] = flatten_parameters(instrument.snapshot(update=True))
     return summary
+
+
+def _probe(instrument: Instrument) -> None:
+    """Ask the unit who it is once: ``*IDN?`` where the driver talks text, else its
+    own `get_idn` (a driver over a vendor library or a JSON protocol)."""
+    if type(instrument).ask_raw is not Instrument.ask_raw:
+        instrument.ask("*IDN?")
+    else:
+        instrument.get_idn()
 
 
 def _first_line(error: BaseException) -> str:

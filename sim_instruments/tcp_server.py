@@ -7,7 +7,10 @@ anything but a terminator, ``;`` or ``,``: over GPIB, VXI-11 or HiSLIP a
 controller may end a message with the interface's END instead of a line feed
 (QCoDeS's ``TektronixAWG5014`` uploads waveforms that way), and over a raw
 socket the next command then follows the block directly; the block's length
-says where the message ends. Replies end with the emulator's terminator.
+says where the message ends. Replies end with the emulator's terminator; an
+emulator whose unit ends messages with a carriage return instead (its
+``read_terminator`` is ``b"\\r"``) has them end at a CR or LF, and the empty
+message between a CR LF pair is skipped.
 Before each message the server consults the instrument's injected fault
 (`sim_instruments.world_state.Fault`):
 
@@ -29,11 +32,43 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
-from sim_instruments.emulators.scpi import ScpiEmulator
 from sim_instruments.world_state import Fault
 
 log = logging.getLogger(__name__)
+
+class MessageEmulator(Protocol):
+    """What a server needs of an emulator: a reply to each message.
+
+    Optional attributes say how messages are framed: ``reply_terminator``
+    (appended to each reply; none if absent, the reply is then whole),
+    ``read_terminator`` (the bytes that end an incoming SCPI message; line
+    feed if absent), or a ``next_message(buffer)`` method for a protocol that
+    frames its own messages (a serial unit's binary or prompt protocol).
+    """
+
+    def respond(self, message: bytes) -> bytes | None:
+        """The reply to one message (None: the message asks for none)."""
+
+
+def answer(name: str, emulator: MessageEmulator, lock: threading.RLock, message: bytes,
+           fault: Fault | None) -> bytes | None:
+    """The emulator's reply to one message, as every server gives it: after the fault's
+    ``latency``, under the world's lock, ``garbage`` in place of a reply; None when the
+    message asks for no reply. An emulator bug is logged, never kills the server."""
+    if fault is not None and fault.kind == "latency":
+        time.sleep(fault.value)
+    with lock:
+        try:
+            reply = emulator.respond(message)
+        except Exception:  # an emulator bug must not kill the instrument's server
+            log.exception("%s failed on %r", name, message[:80])
+            reply = None
+    if reply is not None and fault is not None and fault.kind == "garbage":
+        return GARBAGE
+    return reply
+
 
 def visa_resource(port: int) -> str:
     """The VISA resource of a loopback SOCKET instrument (what pyvisa-py connects to)."""
@@ -47,7 +82,7 @@ _CONTINUES_AFTER_BLOCK = b"\n\r;,"
 GARBAGE = b"\xff\xfe#9?\x00garbage\x15"
 
 
-def next_message(buffer: bytearray) -> bytes | None:
+def next_message(buffer: bytearray, terminators: bytes = b"\n") -> bytes | None:
     """Remove and return the first complete message (without terminator) from ``buffer``.
 
     Line feeds inside a definite-length block (``#<n><length><bytes>``) do not
@@ -84,7 +119,7 @@ def next_message(buffer: bytearray) -> bytes | None:
                     return message
                 i = end
                 continue
-        elif char == 0x0A:
+        elif char == 0x0A or char in terminators:
             message = bytes(buffer[:i]).rstrip(b"\r")
             del buffer[:i + 1]
             return message
@@ -120,9 +155,23 @@ class _Connection(socketserver.BaseRequestHandler):
             if not chunk:
                 return
             buffer.extend(chunk)
-            while (message := next_message(buffer)) is not None:
+            while (message := self._next(buffer)) is not None:
                 if not self._serve(sock, message):
                     return
+
+    def _next(self, buffer: bytearray) -> bytes | None:
+        """The next message: framed by the emulator if it frames its own (a serial
+        protocol), else SCPI-style by its terminators (empty ones between CR LF skipped)."""
+        emulator = self.server.emulator
+        framing = getattr(emulator, "next_message", None)
+        if framing is not None:
+            framed: bytes | None = framing(buffer)
+            return framed
+        terminators = getattr(emulator, "read_terminator", b"\n")
+        while (message := next_message(buffer, terminators)) is not None:
+            if message or terminators == b"\n":
+                return message
+        return None
 
     def _serve(self, sock: socket.socket, message: bytes) -> bool:
         """Answer one message; False when the connection must end."""
@@ -133,20 +182,12 @@ class _Connection(socketserver.BaseRequestHandler):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()
             return False
-        if fault is not None and fault.kind == "latency":
-            time.sleep(fault.value)
-        with self.server.lock:
-            try:
-                reply = self.server.emulator.respond(message)
-            except Exception:  # an emulator bug must not kill the instrument's server
-                log.exception("%s failed on %r", self.server.name, message[:80])
-                reply = None
+        reply = answer(self.server.name, self.server.emulator, self.server.lock, message,
+                       fault)
         if reply is None:
             return True
-        if fault is not None and fault.kind == "garbage":
-            reply = GARBAGE
         try:
-            sock.sendall(reply + self.server.emulator.reply_terminator)
+            sock.sendall(reply + getattr(self.server.emulator, "reply_terminator", b""))
         except OSError:
             return False
         return True
@@ -158,7 +199,7 @@ class InstrumentServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, name: str, emulator: ScpiEmulator, lock: threading.RLock,
+    def __init__(self, name: str, emulator: MessageEmulator, lock: threading.RLock,
                  fault: Callable[[], Fault | None], port: int = 0,
                  host: str = "127.0.0.1") -> None:
         super().__init__((host, port), _Connection)

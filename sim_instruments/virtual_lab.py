@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from labctl.clock import Clock
 from labctl.errors import LabctlError, StationError
@@ -32,10 +32,10 @@ from labctl.simulation import (
     announce,
     discover,
 )
+from sim_instruments.emulators.idq_datalink import ID1000Servers
 from sim_instruments.emulators.idq_id1000 import IDQID1000Emulator
 from sim_instruments.emulators.newfocus_tlb6700 import NewFocusTLB6700Emulator
-from sim_instruments.emulators.qfc_ppln import PPLNConverterEmulator
-from sim_instruments.emulators.quantum_opus_ampsim import QuantumOpusAmpSimEmulator
+from sim_instruments.emulators.qfc_ppln import ConverterUnits, converter_server
 from sim_instruments.emulators.rs_sgs100a import RohdeSchwarzSGS100AEmulator
 from sim_instruments.emulators.santec_tsl570 import SantecTSL570Emulator
 from sim_instruments.emulators.scpi import (
@@ -47,9 +47,12 @@ from sim_instruments.emulators.scpi import (
     parse_number,
     unquote,
 )
+from sim_instruments.emulators.single_quantum_eos import SingleQuantumEosEmulator
+from sim_instruments.emulators.single_quantum_eos_server import eos_address, eos_server
 from sim_instruments.emulators.swabian_timetagger import SwabianService
 from sim_instruments.emulators.tektronix_awg5014c import TektronixAWG5014CEmulator
 from sim_instruments.tcp_server import InstrumentServer, visa_resource
+from sim_instruments.vxi11_server import Vxi11Server, vxi11_resource
 from sim_instruments.world import World, WorldConfig
 from sim_instruments.world_state import (
     FAULT_KINDS,
@@ -66,7 +69,29 @@ log = logging.getLogger(__name__)
 #: Roles that belong to a node (everything else is the heralding station's).
 NODE_ROLES = ("excitation_laser", "awg", "mw_source", "frequency_converter")
 
-EmulatorFactory = Callable[[World, SimulatedInstrument], ScpiEmulator]
+EmulatorFactory = Callable[[World, SimulatedInstrument], Any]
+
+
+class EmulatorServer(Protocol):
+    """What serves one emulator on a loopback port over its unit's transport."""
+
+    @property
+    def port(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+#: Builds the server of one emulator: (name, emulator, world lock, fault of the
+#: instrument, port or 0 for any free one) -> server.
+ServerFactory = Callable[[str, Any, threading.RLock, Callable[[], Fault | None], int],
+                         EmulatorServer]
+
+
+def _tcp_server(name: str, emulator: Any, lock: threading.RLock,
+                fault: Callable[[], Fault | None], port: int) -> EmulatorServer:
+    return InstrumentServer(name, emulator, lock, fault=fault, port=port)
 
 
 @dataclass(frozen=True)
@@ -75,12 +100,16 @@ class Emulation:
 
     ``factory`` builds the emulator served on a loopback port; ``address`` turns
     the port into what the driver connects to; ``init`` are the driver's
-    ``init`` arguments that reach it there.
+    ``init`` arguments that reach it there (or, given the server, what they
+    are: a server of several endpoints names each); ``server`` serves the emulator over
+    the unit's transport (by default a raw TCP SOCKET, `InstrumentServer`).
     """
 
     factory: EmulatorFactory
     address: Callable[[int], str] = visa_resource
-    init: Mapping[str, Any] = field(default_factory=lambda: {"visalib": "@py"})
+    init: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] = field(
+        default_factory=lambda: {"visalib": "@py"})
+    server: ServerFactory = _tcp_server
 
 
 def _laser(world: World, instrument: SimulatedInstrument) -> LaserState:
@@ -106,23 +135,39 @@ def _microwave(world: World, instrument: SimulatedInstrument) -> ScpiEmulator:
 #: Driver class (by import path, never imported) -> how to emulate it. QCoDeS's own
 #: drivers of the same models speak to the same emulators.
 EMULATORS: dict[str, Emulation] = {
+    # a USB device, driven through Newport's USB library: its stand-in reaches this server
     "drivers.newfocus_tlb6700.NewFocusTLB6700":
-        Emulation(lambda w, i: NewFocusTLB6700Emulator(_laser(w, i), w.state.clock)),
+        Emulation(lambda w, i: NewFocusTLB6700Emulator(_laser(w, i), w.state.clock),
+                  init={"library": "sim_instruments.newport_usb_api"}),
     "drivers.santec_tsl570.SantecTSL570":
         Emulation(lambda w, i: SantecTSL570Emulator(_laser(w, i))),
-    "drivers.tektronix_awg5014c.TektronixAWG5014C": Emulation(_awg),
-    "qcodes.instrument_drivers.tektronix.AWG5014.TektronixAWG5014": Emulation(_awg),
+    # the AWG5014C over VXI-11, as TekVISA serves it in the lab (END frames each message)
+    "drivers.tektronix_awg5014c.TektronixAWG5014C":
+        Emulation(_awg, address=vxi11_resource, server=Vxi11Server),
+    "qcodes.instrument_drivers.tektronix.AWG5014.TektronixAWG5014":
+        Emulation(_awg, address=vxi11_resource, server=Vxi11Server),
     "drivers.rs_sgs100a.RohdeSchwarzSGS100A": Emulation(_microwave),
     "qcodes.instrument_drivers.rohde_schwarz.SGS100A.RohdeSchwarzSGS100A":
         Emulation(_microwave),
+    # two serial units (pump amplifier, oven controller), each on its own line
     "drivers.qfc_ppln.PPLNFrequencyConverter":
-        Emulation(lambda w, i: PPLNConverterEmulator(w.state.nodes[_node(i)].converter,
-                                                     w.state.clock)),
-    "drivers.quantum_opus_ampsim.QuantumOpusAmpSim":
-        Emulation(lambda w, i: QuantumOpusAmpSimEmulator(w.state.heralding.snspd,
-                                                         w.snspd_count_rate, w.state.clock)),
+        Emulation(lambda w, i: ConverterUnits.of(w.state.nodes[_node(i)].converter,
+                                                 w.state.clock),
+                  address=lambda port: f"socket://127.0.0.1:{port}",
+                  init=lambda server: server.init(), server=converter_server),
+    # JSON over two TCP ports (control, counts one above it): no VISA
+    "drivers.single_quantum_eos.QuantumEos":
+        Emulation(lambda w, i: SingleQuantumEosEmulator(w.state.heralding.snspd,
+                                                        w.snspd_count_rate, w.state.clock,
+                                                        # its own stream: the counter runs in
+                                                        # wall time, the world's must not
+                                                        w.rng.spawn(1)[0]),
+                  address=eos_address, init={}, server=eos_server),
+    # over zmq (SCPI on port P), its DataLink Target service on P + 1
     "drivers.idq_id1000.IDQID1000":
-        Emulation(lambda w, i: IDQID1000Emulator(w.state.heralding.tagger, w)),
+        Emulation(lambda w, i: IDQID1000Emulator(w.state.heralding.tagger, w),
+                  address=lambda port: f"tcp://127.0.0.1:{port}",
+                  init={"data_link": "+1", "stream_port_base": 0}, server=ID1000Servers),
     # driven through the vendor's Python API: the stand-in library reaches this service
     "drivers.swabian_timetagger.SwabianTimeTagger":
         Emulation(lambda w, i: SwabianService(w.state.heralding.tagger, w),
@@ -202,7 +247,7 @@ class VirtualLab:
         self.station = station
         self.world = build_world(station)
         self._ports = dict(ports or {})
-        self.servers: dict[str, InstrumentServer] = {}
+        self.servers: dict[str, EmulatorServer] = {}
         self._emulations: dict[str, Emulation] = {}
         self.control: InstrumentServer | None = None
         self._instruments = {i.name: i for i in station.instruments}
@@ -219,9 +264,9 @@ class VirtualLab:
                                        instrument=instrument.name, key="type")
                 self._emulations[instrument.name] = emulation
                 emulator = emulation.factory(self.world, instrument)
-                server = InstrumentServer(instrument.name, emulator, self.world.state.lock,
-                                          fault=self._fault_of(instrument.name),
-                                          port=self._ports.get(instrument.name, 0))
+                server = emulation.server(instrument.name, emulator, self.world.state.lock,
+                                          self._fault_of(instrument.name),
+                                          self._ports.get(instrument.name, 0))
                 server.start()
                 self.servers[instrument.name] = server
             self.control = InstrumentServer("control", ControlEmulator(self),
@@ -248,7 +293,11 @@ class VirtualLab:
 
     @property
     def init_overrides(self) -> dict[str, dict[str, Any]]:
-        return {name: dict(self._emulations[name].init) for name in self.servers}
+        overrides = {}
+        for name, server in self.servers.items():
+            init = self._emulations[name].init
+            overrides[name] = dict(init(server) if callable(init) else init)
+        return overrides
 
     @property
     def clock(self) -> Clock:

@@ -1,7 +1,8 @@
-"""Waiting, in tests, for a run in another process to reach a number of blocks."""
+"""Waiting, in tests, on other processes: a run reaching its blocks, a server's announcement."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,3 +22,21 @@ def wait_for_blocks(data_dir: Path, count: int, timeout: float = 120.0) -> int:
             return runs[-1][0]
         time.sleep(0.1)
     raise AssertionError("the run did not reach its blocks in time")
+
+
+def read_json_object(process: subprocess.Popen[str]) -> str:
+    """The first JSON object a process prints (``labctl sim serve --json``), once whole.
+
+    Reads its stdout line by line until the closing brace of the object;
+    AssertionError with the process's stderr if it ends first.
+    """
+    lines = []
+    assert process.stdout is not None
+    while True:
+        line = process.stdout.readline()
+        if not line:
+            assert process.stderr is not None
+            raise AssertionError(f"the process ended: {process.stderr.read()}")
+        lines.append(line)
+        if line.startswith("}"):
+            return "".join(lines)

@@ -1,79 +1,115 @@
-"""The time-tag wire format: one little-endian uint64 word per tag.
+"""The ID1000's wire formats: time-tag stream frames and the histogram text list.
 
-Bits 63..58 hold the channel (1..63; 0 is not a channel), bits 57..0 the
-timestamp in ps since the acquisition started (about 80 h). A block of tags
-is the concatenation of the words, e.g. the payload of the IEEE-488.2 block
-the time controller answers ``RAW:DATA?`` with (see ``drivers/idq_id1000.py``).
-Histogram bins travel as little-endian uint64 counts. Vectorised: no loop
-per tag.
+Time tags (IDQ's DataLink Target service, ``start-stream``): each zmq frame
+on a channel's stream socket is a run of **little-endian uint64** timestamps
+in time bins (``DEVI:RES:BWID?``, 1 ps in the ID1000's high-resolution
+mode) since the start of the acquisition (with ``RAW<n>:REF:LINK NONE``);
+with ``--with-ref-index`` each tag is a pair (timestamp, reference index) of
+two uint64. The same bytes make a ``start-save --format bin`` file. A frame
+carries one channel only, so the channel is not in the word. An empty frame
+ends the stream (the end IDQ's example stream client recognises).
+
+Histograms: ``HIST<n>:DATA?`` answers a text list of bin counts that Python
+literal-evaluates to a list of ints (``[0, 12, 3]``).
+
+Vectorised: no loop per tag.
 """
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-#: Bits of a tag word holding the channel number (bits 63..58).
-CHANNEL_BITS = 6
-#: Bits of a tag word holding the timestamp in ps (bits 57..0).
-TIMESTAMP_BITS = 58
-#: Largest channel number a tag word can carry (0 is not a channel).
-MAX_CHANNEL = (1 << CHANNEL_BITS) - 1
-#: Largest timestamp a tag word can carry, ps (about 80 h).
-MAX_TIMESTAMP_PS = (1 << TIMESTAMP_BITS) - 1
-#: numpy dtype of one tag word on the wire (little-endian uint64).
-TAG_DTYPE = np.dtype("<u8")
-#: numpy dtype of one histogram bin on the wire (little-endian uint64).
-HISTOGRAM_DTYPE = np.dtype("<u8")
-
-_TIMESTAMP_MASK = np.uint64(MAX_TIMESTAMP_PS)
-_SHIFT = np.uint64(TIMESTAMP_BITS)
+#: numpy dtype of one timestamp on the wire (little-endian uint64).
+TIMESTAMP_DTYPE = np.dtype("<u8")
+#: numpy dtype of one tag with its reference index (``--with-ref-index``).
+REF_INDEXED_DTYPE = np.dtype([("timestamp", "<u8"), ("ref_index", "<u8")])
+#: Largest timestamp labctl accepts from a stream (its tags are int64 ps).
+MAX_TIMESTAMP = (1 << 63) - 1
 
 
-def _integer_array(values: ArrayLike, what: str, low: int, high: int) -> NDArray[np.integer]:
-    """``values`` as an integer array, every element within ``low..high``."""
-    array = np.asarray(values)
-    if array.size == 0:
-        return array.astype(np.int64)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{what} must be integers, got dtype {array.dtype}")
-    if array.min() < low or array.max() > high:
-        raise ValueError(f"{what} must lie within {low}..{high}, "
-                         f"got {array.min()}..{array.max()}")
-    return array
+def encode_stream(timestamps: ArrayLike, ref_index: ArrayLike | None = None) -> bytes:
+    """The bytes of a stream frame: uint64 timestamps, or (timestamp, ref index) pairs.
 
-
-def encode_timetags(channels: ArrayLike, timestamps_ps: ArrayLike) -> NDArray[np.uint64]:
-    """Pack channels (1..63) and timestamps (0..2**58-1 ps) into little-endian uint64 words.
-
-    Raises `ValueError` for values out of range or arrays of different shapes,
-    `TypeError` for non-integer input. ``.tobytes()`` of the result is a block payload.
-    """
-    channel_array = _integer_array(channels, "channels", 1, MAX_CHANNEL)
-    time_array = _integer_array(timestamps_ps, "timestamps_ps", 0, MAX_TIMESTAMP_PS)
-    if channel_array.shape != time_array.shape:
-        raise ValueError(f"channels {channel_array.shape} and timestamps_ps "
-                         f"{time_array.shape} differ in shape")
-    words = (channel_array.astype(np.uint64) << _SHIFT) | time_array.astype(np.uint64)
-    return words.astype(TAG_DTYPE)
-
-
-def decode_timetags(words: ArrayLike) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-    """Split tag words into ``(channels: uint8, timestamps_ps: int64)``.
-
-    ``words`` are the uint64 values of a block (``np.frombuffer(payload, "<u8")``).
-    Raises `ValueError` for a word whose channel is 0 or a negative value,
+    Raises `ValueError` for negative values or arrays of different lengths,
     `TypeError` for non-integer input.
     """
-    array = np.asarray(words)
-    if array.size and array.dtype.kind == "i" and array.min() < 0:
-        raise ValueError(f"tag words are unsigned, got {array.min()}")
-    if array.size and array.dtype.kind not in "iu":
-        raise TypeError(f"tag words must be integers, got dtype {array.dtype}")
-    unsigned = array.astype(np.uint64)
-    channels = (unsigned >> _SHIFT).astype(np.uint8)
-    if channels.size and channels.min() == 0:
-        first = int(np.flatnonzero(channels.ravel() == 0)[0])
-        raise ValueError(f"tag {first} carries channel 0, which is not a channel")
-    timestamps = (unsigned & _TIMESTAMP_MASK).astype(np.int64)
-    return channels, timestamps
+    times = _unsigned(timestamps, "timestamps")
+    if ref_index is None:
+        return times.astype(TIMESTAMP_DTYPE).tobytes()
+    refs = _unsigned(ref_index, "ref_index")
+    if refs.shape != times.shape:
+        raise ValueError(f"timestamps {times.shape} and ref_index {refs.shape} differ in shape")
+    pairs = np.empty(times.size, dtype=REF_INDEXED_DTYPE)
+    pairs["timestamp"], pairs["ref_index"] = times, refs
+    return pairs.tobytes()
+
+
+def decode_stream(payload: bytes, with_ref_index: bool = False
+                  ) -> tuple[NDArray[np.uint64], NDArray[np.uint64] | None]:
+    """``(timestamps, ref_index or None)`` of a frame; `ValueError` for a torn frame."""
+    dtype = REF_INDEXED_DTYPE if with_ref_index else TIMESTAMP_DTYPE
+    if len(payload) % dtype.itemsize:
+        raise ValueError(f"a stream frame of {len(payload)} bytes is not a whole number "
+                         f"of {dtype.itemsize}-byte tags")
+    words: NDArray[Any] = np.frombuffer(payload, dtype=dtype)
+    if with_ref_index:
+        return (np.asarray(words["timestamp"], dtype=np.uint64),
+                np.asarray(words["ref_index"], dtype=np.uint64))
+    return np.asarray(words, dtype=np.uint64), None
+
+
+def merge_channels(streams: Mapping[int, NDArray[np.integer]]
+                   ) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """Merge per-channel timestamps into ``(channels, timestamps)`` in time order.
+
+    Ties keep channel order (a stable sort). Raises `ValueError` for a
+    timestamp beyond `MAX_TIMESTAMP` or a channel outside 1..255.
+    """
+    if not streams:
+        return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
+    for channel, times in streams.items():
+        if not 1 <= channel <= 255:
+            raise ValueError(f"channel {channel} is not within 1..255")
+        if times.size and int(times.max()) > MAX_TIMESTAMP:
+            raise ValueError(f"channel {channel}: timestamp {int(times.max())} exceeds "
+                             f"{MAX_TIMESTAMP}")
+    order = sorted(streams)
+    times = np.concatenate([np.asarray(streams[c]).astype(np.int64) for c in order])
+    channels = np.repeat(np.asarray(order, dtype=np.uint8),
+                         [np.asarray(streams[c]).size for c in order])
+    index = np.argsort(times, kind="stable")
+    return channels[index], np.asarray(times[index], dtype=np.int64)
+
+
+def format_histogram(counts: ArrayLike) -> str:
+    """The ``HIST<n>:DATA?`` reply for ``counts``: ``[c0, c1, ...]``."""
+    values = _unsigned(counts, "histogram counts")
+    return "[" + ", ".join(map(str, values.tolist())) + "]"
+
+
+def parse_histogram(text: str) -> NDArray[np.int64]:
+    """The bin counts of a ``HIST<n>:DATA?`` reply; `ValueError` if it is not a list of ints."""
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise ValueError(f"histogram reply is not a list: {text[:40]!r}") from None
+    if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+        raise ValueError(f"histogram reply is not a list of counts: {text[:40]!r}")
+    return np.asarray(value, dtype=np.int64)
+
+
+def _unsigned(values: ArrayLike, what: str) -> NDArray[np.integer]:
+    array = np.asarray(values)
+    if array.size == 0:
+        return array.astype(np.uint64).ravel()
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{what} must be integers, got dtype {array.dtype}")
+    if array.dtype.kind == "i" and array.min() < 0:
+        raise ValueError(f"{what} must not be negative, got {array.min()}")
+    return array.ravel()

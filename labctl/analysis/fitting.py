@@ -139,6 +139,14 @@ def fit(model: lmfit.Model, x: ArrayLike, y: ArrayLike, weights: ArrayLike | Non
     independent = model.independent_vars[0]
     try:
         result = model.fit(ys, params, weights=ws, **{independent: xs})
+        resting = _resting_on_bounds(model, result)
+        if resting and not result.errorbars:
+            # leastsq estimates no covariance with a parameter on its bound: hold the
+            # ones allowed to rest there (a background at zero) and refit the others
+            held = result.params.copy()
+            for name in resting:
+                held[name].set(vary=False)
+            result = model.fit(ys, held, weights=ws, **{independent: xs})
     except ValueError as error:
         return _failed(names, f"the fit failed: {_one_line(error)}", len(ys))
     values = {name: float(p.value) for name, p in result.params.items()}
@@ -246,6 +254,15 @@ def _starting_parameters(model: lmfit.Model, x: NDArray[np.float64], y: NDArray[
     return params
 
 
+def _resting_on_bounds(model: lmfit.Model, result: lmfit.model.ModelResult) -> list[str]:
+    """The varied parameters allowed to rest on a bound (``may_rest_on_bound``) that do."""
+    allowed: Sequence[str] = getattr(model, "may_rest_on_bound", ())
+    return [name for name in allowed if name in result.params
+            and result.params[name].vary and result.params[name].expr is None
+            and _at_bound(result.params[name], abs(float(result.params[name].init_value
+                                                         or 0.0)))]
+
+
 def _stderr(param: lmfit.Parameter) -> float:
     if not param.vary and param.expr is None:
         return 0.0
@@ -306,13 +323,15 @@ def _check_outcome(model: lmfit.Model, result: lmfit.model.ModelResult, x: NDArr
     return None
 
 
-def _at_bound(param: lmfit.Parameter) -> bool:
+def _at_bound(param: lmfit.Parameter, scale: float = 0.0) -> bool:
+    """Whether ``param`` ended on a bound, within a tolerance relative to its size
+    (or to ``scale``, e.g. its starting value, when its bound and value are ~0)."""
     value = float(param.value)
     for bound in (param.min, param.max):
         if bound is None or not math.isfinite(bound):
             continue
         stderr = param.stderr if param.stderr is not None and math.isfinite(param.stderr) else 0
-        tolerance = _BOUND_TOLERANCE * max(abs(bound), abs(value), stderr)
+        tolerance = _BOUND_TOLERANCE * max(abs(bound), abs(value), stderr, scale)
         if abs(value - bound) <= tolerance:
             return True
     return False

@@ -12,13 +12,16 @@ import argparse
 import signal
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from types import FrameType
 from typing import Any
+
+import yaml
 
 from labctl import station as station_module
 from labctl.commands.output import print_json
 from labctl.errors import LabctlError
-from labctl.simulation import find_simulator
+from labctl.simulation import discover, find_simulator
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -36,6 +39,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument("--json", action="store_true",
                        help="print the addresses as one JSON object instead")
     serve.set_defaults(handler=serve_station)
+    lab = sim_commands.add_parser(
+        "lab-profile", help="write a copy of the station file with a lab-style profile "
+                            "pointing at the virtual lab now serving it (for rehearsing "
+                            "`labctl station check --contact`)")
+    lab.add_argument("station", nargs="?", default=str(station_module.DEFAULT_STATION),
+                     help="station YAML file (default: %(default)s)")
+    lab.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
+                     help="the profile being served (default: %(default)s)")
+    lab.add_argument("--out", required=True, help="the station file to write")
+    lab.add_argument("--name", default="loopback",
+                     help="the new profile's name (default: %(default)s)")
+    lab.set_defaults(handler=write_lab_profile)
 
 
 def serve_station(args: argparse.Namespace) -> int:
@@ -64,4 +79,41 @@ def serve_station(args: argparse.Namespace) -> int:
             print(f"# control port {control_port}; Ctrl-C to stop", flush=True)
 
     serve(station_module.simulated_station(spec), args.fault, ready, stop)
+    return 0
+
+
+def write_lab_profile(args: argparse.Namespace) -> int:
+    """Write ``--out``: the station file plus a profile with the served loopback addresses."""
+    spec = station_module.read_spec(args.station, args.profile)
+    announcement = discover(station_module.simulated_station(spec))
+    if announcement is None:
+        raise LabctlError(f"no virtual lab serves {spec.path} profile '{spec.profile}' "
+                          f"(start one with: labctl sim serve {spec.path} "
+                          f"--profile {spec.profile})")
+    document = yaml.safe_load(spec.path.read_text(encoding="utf-8"))
+    instruments = {}
+    for instrument in spec.instruments:
+        address = announcement["addresses"].get(instrument.name)
+        if address is None:
+            continue
+        init = {k: v for k, v in (instrument.qcodes_config.get("init") or {}).items()
+                if k not in station_module.UNSIMULATED_INIT}
+        entry: dict[str, Any] = {
+            "type": f"{instrument.driver.__module__}.{instrument.driver.__qualname__}",
+            "address": address,
+            "init": {**init, **announcement.get("init", {}).get(instrument.name, {})}}
+        if instrument.adapter is not None:
+            entry["adapter"] = f"{instrument.adapter.__module__}.{instrument.adapter.__qualname__}"
+        if instrument.wiring:
+            entry["wiring"] = instrument.wiring
+        instruments[instrument.name] = entry
+    document.setdefault("profiles", {})[args.name] = {
+        "description": f"lab-style: the instruments of profile '{spec.profile}' at the "
+                       "loopback addresses of the virtual lab serving them",
+        "instruments": instruments}
+    out = Path(args.out)
+    temporary = out.with_name(out.name + ".tmp")
+    temporary.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    temporary.replace(out)
+    print(f"{out}: profile '{args.name}' ({len(instruments)} instruments)")
     return 0

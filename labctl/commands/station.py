@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from labctl import contact
 from labctl import station as station_module
 from labctl.commands.output import format_value, print_json, table
 from labctl.summary import station_summary
@@ -34,8 +35,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add_station_options(show)
     show.set_defaults(handler=show_station)
     check = station_commands.add_parser(
-        "check", help="check a station file for one profile without contacting anything")
+        "check", help="check a station file for one profile (without contacting anything, "
+                      "unless --contact)")
     add_station_options(check)
+    check.add_argument("--contact", action="store_true",
+                       help="also connect to every instrument and read its identity, "
+                            "options, limits and error queue: one line per instrument")
     check.set_defaults(handler=check_station)
 
 
@@ -50,6 +55,8 @@ def show_station(args: argparse.Namespace) -> int:
 
 
 def check_station(args: argparse.Namespace) -> int:
+    if args.contact:
+        return contact_station(args)
     spec = station_module.read_spec(args.station, args.profile)
     result = {"station": str(spec.path), "profile": spec.profile, "ok": True,
               "instruments": [s.name for s in spec.instruments]}
@@ -59,6 +66,18 @@ def check_station(args: argparse.Namespace) -> int:
         print(f"{spec.path}: profile '{spec.profile}' is valid "
               f"({len(spec.instruments)} instruments)")
     return 0
+
+
+def contact_station(args: argparse.Namespace) -> int:
+    """``check --contact``: exit 1 when an instrument is missing or not what it should be."""
+    reports = contact.contact_station(args.station, args.profile)
+    if args.json:
+        print_json({"station": args.station, "profile": args.profile,
+                    "ok": all(r.state == "ok" for r in reports),
+                    "instruments": [r.as_dict() for r in reports]})
+    else:
+        print("\n".join(contact.contact_lines(reports)))
+    return 0 if all(r.state == "ok" for r in reports) else 1
 
 
 def format_station(summary: dict[str, Any]) -> str:

@@ -10,13 +10,14 @@ Cross-cutting behaviour, on every exit path:
 
 - Ctrl-C once: the block in progress is finished and written, then the run
   stops as ``interrupted``; twice: it aborts at once (``interrupted``);
-- an instrument that times out or drops its connection: the engine
-  reconnects the station's instruments, prepares the experiment again and
-  retries the block, up to ``retries`` times, then stops as ``failed`` — the
-  blocks already written stay;
+- an instrument that times out or drops its connection: after a pause
+  (`RETRY_PAUSE_S`) the engine reconnects the station's instruments, prepares
+  the experiment again and retries the block, up to ``retries`` times, then
+  stops as ``failed`` — the blocks already written stay;
 - any other error: ``failed`` with the error as the reason;
-- always: every hazardous instrument goes to its safe state, and the run's
-  status and reason are recorded;
+- always: every hazardous instrument goes to its safe state (tried again, as
+  a block is, while it fails), and the run's status and reason are recorded;
+  a run whose safe state failed is ``failed``, never ``completed``;
 - remote instruments (`labctl.remote`): every node is armed for the run before
   it starts (one that fails to arm fails the run) and disarmed after; a node
   lost mid-run stops the run on every node.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,14 +50,24 @@ from labctl.engine.experiment import (
 from labctl.engine.interrupts import GracefulInterrupt
 from labctl.engine.registry import find_experiment
 from labctl.engine.stopping import History
-from labctl.errors import LabctlError, ParameterError
+from labctl.errors import LabctlError, ParameterError, TransportError
 from labctl.provenance import code_version
 from labctl.station import LabStation
 
 log = logging.getLogger(__name__)
 
 #: Failures of the connection to an instrument, which a reconnect may cure.
-TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (VisaIOError, ConnectionError, TimeoutError)
+#: What the engine retries after reconnecting: an instrument that could not be reached
+#: (VISA I/O, sockets, and `TransportError` from drivers over zmq, serial or a vendor
+#: library), never a refusal.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (VisaIOError, ConnectionError, TimeoutError,
+                                                     TransportError)
+
+#: Wall time before each retry after a transport error, s (a glitch of a unit or of its
+#: network passes in wall time, also in simulation). A block is retried after it and a
+#: reconnect; so is the safe state of an instrument that could not be made safe (its
+#: connection broken by the fault that ended the run, or still glitching).
+RETRY_PAUSE_S = 1.0
 
 
 class InstrumentFailure(LabctlError):
@@ -167,7 +179,9 @@ class Engine:
                     log.exception("run %d failed", writer.run_id)
         finally:
             bar.close()
-            reason = _make_safe(station, reason)
+            safe, reason = _make_safe(station, reason, self.retries)
+            if not safe:   # a run is never reported a success with an instrument unsafe
+                status = "failed"
             station.end_run()
             writer.finish(status, reason)
         return self._outcome(experiment, writer.run_id, status, history.blocks, reason)
@@ -176,6 +190,10 @@ class Engine:
                       recover: Callable[[], None]) -> Any:
         for attempt in range(self.retries + 1):
             try:
+                if attempt:   # a retry: reconnect and prepare again first (that may fail too)
+                    time.sleep(RETRY_PAUSE_S)
+                    station.reconnect()
+                    recover()
                 return action()
             except TRANSPORT_ERRORS as error:
                 if attempt == self.retries:
@@ -183,11 +201,6 @@ class Engine:
                                             f"(gave up after {self.retries} retries)") from error
                 log.warning("%s: %s; reconnecting (retry %d of %d)", what, _one_line(error),
                             attempt + 1, self.retries)
-                try:
-                    station.reconnect()
-                    recover()
-                except TRANSPORT_ERRORS as again:
-                    log.warning("reconnecting failed: %s", _one_line(again))
         raise AssertionError("unreachable")
 
     def _outcome(self, experiment: Experiment, run_id: int, status: RunStatus, blocks: int,
@@ -249,20 +262,51 @@ def _check_same_station(run_id: int, archived: dict[str, Any], current: dict[str
                          + "; ".join(p for p in parts if p))
 
 
-def _make_safe(station: LabStation, reason: str | None) -> str | None:
-    try:
-        station.safe_state_all()
-    except LabctlError as error:
-        log.error("%s", error)
-        return f"{reason}; {error}" if reason else str(error)
-    return reason
+
+def _make_safe(station: LabStation, reason: str | None, retries: int) -> tuple[bool, str | None]:
+    """Every hazardous instrument to its safe state; (reached, the run's reason)."""
+    for attempt in range(retries + 1):
+        try:
+            station.safe_state_all()
+        except LabctlError as error:
+            log.error("%s", error)
+            if attempt == retries:
+                return False, f"{reason}; {error}" if reason else str(error)
+            time.sleep(RETRY_PAUSE_S)   # transport recovery is wall time
+            try:
+                station.reconnect()
+            except Exception as again:  # the next try must still come
+                log.warning("reconnecting for the safe state failed: %s", _one_line(again),
+                            exc_info=True)
+        else:
+            return True, reason
+    raise AssertionError("unreachable")
+
+
+#: How the context QCoDeS appends to an error's ``args`` begins ("getting node_a_mw_power").
+_QCODES_CONTEXT = ("getting ", "setting ", "asking ", "writing ")
 
 
 def _one_line(error: BaseException) -> str:
-    """An error in one line; QCoDeS appends its context to ``args``, so take the first."""
-    if isinstance(error, LabctlError | VisaIOError):
+    """An error in one line, with the instrument QCoDeS's context names (from ``args``).
+
+    A `LabctlError` says it all itself; any other error gives its own message
+    (its first argument, or for an OS or decoding error its attribute-built
+    text), then the context QCoDeS appended, which names the instrument.
+    """
+    if isinstance(error, LabctlError):
         text = str(error)
     else:
-        first = str(error.args[0]) if error.args else ""
-        text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+        args, own = error.args, len(error.args)
+        while own and isinstance(args[own - 1], str) and args[own - 1].startswith(_QCODES_CONTEXT):
+            own -= 1
+        if isinstance(error, UnicodeDecodeError | UnicodeEncodeError) or (
+                isinstance(error, OSError) and error.strerror):
+            message = str(error)     # built from attributes, not from args
+        else:
+            message = str(args[0]) if own else ""
+        kind = "" if isinstance(error, VisaIOError) else f"{type(error).__name__}: "
+        text = f"{kind}{message}" if message else type(error).__name__
+        if own < len(args):
+            text += f" ({'; '.join(str(a) for a in args[own:])})"
     return " ".join(text.split())

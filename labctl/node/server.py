@@ -45,7 +45,7 @@ from qcodes.parameters import ParameterBase
 from qcodes.utils import NumpyJSONEncoder
 
 from labctl.clock import WallClock
-from labctl.errors import LabctlError, RemoteError
+from labctl.errors import LabctlError, RemoteError, TransportError
 from labctl.instruments.roles import ROLES
 from labctl.instruments.tagger import TimeTagger
 from labctl.remote.address import parse_endpoint
@@ -509,7 +509,8 @@ def classify(error: BaseException) -> str:
     """The error kind a reply carries for an exception raised on the node."""
     if isinstance(error, RemoteError):
         return str(getattr(error, "kind", "internal"))
-    if isinstance(error, VisaIOError | ConnectionError | TimeoutError | OSError):
+    if isinstance(error, VisaIOError | ConnectionError | TimeoutError | OSError |
+                  TransportError):
         return "transport"
     if isinstance(error, ValueError | TypeError | KeyError | IndexError):
         return "invalid"

@@ -1,16 +1,37 @@
-"""Emulator of the ID Quantique ID1000 time controller (labctl's VISA rendering).
+"""Emulator of the ID Quantique ID1000 time controller, as the unit answers over zmq.
 
-Speaks the command vocabulary of ``drivers/idq_id1000.py``: inputs
-(``INPU<n>``), delay blocks (``DELA<n>``), tag streams (``RAW<n>``), window
-filters (``TSCO<n>``), histograms (``HIST<n>``) and the acquisition
-(``REC:DURA``, ``REC:PLAY``, ``REC:STOP``, ``REC:STAG?``, ``RAW:DATA?``).
+Speaks the SCPI text of IDQ's Python examples for the ID1000
+("TDC_ID1000/Examples/Python"; see ``drivers/idq_id1000.py`` for which
+commands are confirmed there and which are labctl's assumptions): inputs
+(``INPU<n>``), delay blocks (``DELA<n>``), time-tag streams (``RAW<n>``), window
+filters / combiners (``TSCO<n>``), histograms (``HIST<n>``), the record
+generator (``REC:...``) and the device block (``DEVI:...``). Every message gets
+exactly one reply, served over zmq by `sim_instruments.zmq_server`:
+
+- a query answers its value (delays with the unit's ``TB`` time-bin suffix,
+  thresholds with ``V``); a compound message (``A?;:B?``) answers one line per
+  query, joined by line feeds;
+- a set command answers ``Value set to <value>`` (the confirmation a
+  hardware-tested third-party TC1000 driver checks for); a message of set
+  commands answers one confirmation line per command; an action (``REC:PLAY``,
+  ``HIST1:FLUSh``) answers an empty reply (labctl's assumption);
+- a refused command answers ``SCPI_ERR_<reason>: <detail>`` and the rest of
+  the message is not executed (the ``SCPI_ERR_`` marker is what IDQ's
+  multi-unit example looks for; the reason names are labctl's); there is no
+  ``SYST:ERR?`` queue.
+
+The unit answers ``*IDN?`` (IDQ's examples ask it); labctl does not know it to
+be an IEEE 488.2 device, so of the common commands only the engine's basic
+set is answered (``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``*WAI``, ``*TST?``).
+
 Counters and acquisitions come from the world's physics
-(`sim_instruments.acquisition`): ``REC:PLAY`` starts recording at the
-present virtual time; the unit is ``PLAYING`` until the virtual clock has
-passed the record duration (or ``REC:STOP``); ``RAW:DATA?`` then answers the
-whole recording as one block of tag words (`wire_formats.idq_id1000`), computed
-in one vectorised step the first time it is asked for, and an empty block
-before that. Histograms are built from the same recording.
+(`sim_instruments.acquisition`): ``REC:PLAY`` starts recording at the present
+virtual time; the unit is ``PLAYING`` until the virtual clock has passed
+``REC:DURation`` (or ``REC:STOP``). The recording is computed in one vectorised
+step when first needed after it ended; the DataLink Target stand-in
+(`sim_instruments.emulators.idq_datalink`) takes each streamed channel's
+timestamps from `streamed_timestamps`. Histograms are built from the same
+recording and answered as a text list (`wire_formats.idq_id1000`).
 
 The unit's settings live here, in its own words (`ID1000Settings`); after
 every message their effect is written to the world's vendor-neutral
@@ -29,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sim_instruments.acquisition import Recording, input_rate, record
 from sim_instruments.emulators.scpi import (
@@ -38,18 +60,18 @@ from sim_instruments.emulators.scpi import (
     Call,
     ScpiEmulator,
     ScpiError,
-    block,
     parse_bool,
     parse_choice,
     parse_number,
+    split_message,
 )
 from sim_instruments.world import World
 from sim_instruments.world_state import TaggerState
-from wire_formats.idq_id1000 import MAX_TIMESTAMP_PS, encode_timetags
+from wire_formats.idq_id1000 import MAX_TIMESTAMP, format_histogram
 
 _EDGES = {"RISing": "RISING", "FALLing": "FALLING"}
 _COUPLINGS = {"DC": "DC", "AC": "AC"}
-_MODES = {"ACCUMulate": "ACCUM", "CYCLe": "CYCLE"}
+_MODES = {"ACCUmulate": "ACCU", "ACCUM": "ACCU", "CYCLe": "CYCL"}
 _OPERATIONS = {"ONLYFIR": "ONLYFIR", "MUTE": "MUTE"}
 _THRESHOLD_V = (-2.0, 2.0)
 _DELAY_PS = (0, 1_000_000_000)
@@ -57,6 +79,12 @@ _DELAY_PS = (0, 1_000_000_000)
 
 #: Dead-time range of an input, ps (labctl's rendering).
 _DEAD_TIME_PS = (0, 100_000_000)
+#: Combiners ``TSCO1..`` the unit has (IDQ's coincidence example uses up to TSCO24).
+N_COMBINERS = 24
+#: The time bin in high-resolution mode, ps (``DEVI:RES:BWID?``).
+TIME_BIN_PS = 1
+_RESOLUTIONS = {"HIRes": "HIRES", "STDres": "STDRES"}
+_ARM_MODES = {"MANUal": "MANUAL", "AUTO": "AUTO"}
 
 
 def _on_off(value: bool) -> str:
@@ -74,10 +102,11 @@ class ID1000Input:
     dead_time_ps: int = 0
     delay_ps: int = 0
     delay_link: str = "NONE"
-    counter_mode: str = "ACCUM"
+    counter_mode: str = "ACCU"
     integration_ms: int = 1000
     timetags_enabled: bool = False
     timetag_link: str = "NONE"
+    timetag_ref_link: str = "NONE"
 
 
 @dataclass
@@ -110,12 +139,20 @@ class ID1000Settings:
     n_inputs: int
     inputs: list[ID1000Input] = field(default_factory=list)
     filters: list[ID1000WindowFilter] = field(
-        default_factory=lambda: [ID1000WindowFilter() for _ in range(8)])
+        default_factory=lambda: [ID1000WindowFilter() for _ in range(N_COMBINERS)])
     histograms: list[ID1000Histogram] = field(
         default_factory=lambda: [ID1000Histogram() for _ in range(4)])
     record_duration_ps: int = 1_000_000_000_000
     record_started_at: float | None = None
     record_stopped_at: float | None = None
+    record_enabled: bool = False
+    record_trigger_mode: str = "MANUAL"
+    record_number: str = "1"
+    record_pulse_width_ps: int = 1_000_000_000_000
+    record_pulse_period_ps: int = 1_000_000_000_000
+    resolution: str = "HIRES"
+    #: Inputs whose tag stream was on (``RAW<n>:SEND ON``) when the record started.
+    streamed_inputs: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -162,32 +199,69 @@ def route(settings: ID1000Settings, neutral: TaggerState) -> None:
             neutral.gates[number] = (trigger_input, window.end_delay_ps)
 
 
+#: SCPI error code -> the reason named in a ``SCPI_ERR_`` reply (labctl's names).
+_REASONS = {-104: "DATA_TYPE", -109: "MISSING_PARAMETER", -113: "UNDEFINED_HEADER",
+            -114: "SUFFIX_OUT_OF_RANGE", -221: "SETTINGS_CONFLICT",
+            -222: "DATA_OUT_OF_RANGE", -224: "ILLEGAL_PARAMETER_VALUE"}
+
+
+def error_reply(entry: str) -> str:
+    """``-222,"Data out of range; 3 not in ..."`` -> ``SCPI_ERR_DATA_OUT_OF_RANGE: ...``."""
+    code_text, _, text = entry.partition(",")
+    try:
+        reason = _REASONS.get(int(code_text), "EXECUTION")
+    except ValueError:
+        reason = "EXECUTION"
+    return f"SCPI_ERR_{reason}: {text.strip().strip(chr(34))}"
+
+
 class IDQID1000Emulator(ScpiEmulator):
     """The time controller of the heralding station, answered from the world's physics."""
 
     identity = "IDQ,ID1000,1000-0042,7.1.0"
+    ieee488_2 = False
 
     def __init__(self, neutral: TaggerState, world: World) -> None:
         super().__init__()
+        # no SYST:ERR? queue: refusals are answered in the reply itself
+        self._commands = [c for c in self._commands if c[0].match(":SYST:ERR") is None]
         self.neutral = neutral
         self.state = ID1000Settings(n_inputs=neutral.n_inputs)
         self.world = world
         self._recording: Recording | None = None
+        self._records_started = 0
+        self._register_device()
         self._register_inputs()
         self._register_filters()
         self._register_histograms()
-        self.register("REC:DURAtion", self._set_duration)
-        self.register("REC:DURAtion?", lambda c: str(self.state.record_duration_ps))
-        self.register("REC:PLAY", self._play)
-        self.register("REC:STOP", self._stop)
-        self.register("REC:STAGe?", lambda c: "PLAYING" if self._playing() else "STOPPED")
-        self.register("RAW:DATA?", self._raw_data)
+        self._register_record()
         route(self.state, self.neutral)
 
     def respond(self, message: bytes) -> bytes | None:
-        reply = super().respond(message)
+        """One reply per message (see the module docstring for its form)."""
+        self.errors.clear()
+        queries: list[str] = []
+        confirmations: list[str] = []
+        path = ""
+        for header, argument in split_message(message):
+            if not header:
+                continue
+            text = header.decode("ascii", errors="replace").strip()
+            if not text.startswith((":", "*")) and path:
+                text = f"{path}:{text}"
+            if not text.startswith("*"):
+                bare = text.lstrip(":")
+                path = bare.rsplit(":", 1)[0] if ":" in bare else ""
+            reply = self._execute(text, argument)
+            if self.errors:
+                route(self.state, self.neutral)
+                return error_reply(self.errors.popleft()).encode()
+            if text.endswith("?"):
+                queries.append(reply.decode() if isinstance(reply, bytes) else str(reply))
+            elif isinstance(argument, str) and argument.strip():
+                confirmations.append(f"Value set to {argument.strip()}")
         route(self.state, self.neutral)
-        return reply
+        return "\n".join(queries or confirmations).encode()
 
     # --- helpers -----------------------------------------------------------------
 
@@ -206,10 +280,32 @@ class IDQID1000Emulator(ScpiEmulator):
         return ("NONE", *(f"{k}{i}" for k in kinds for i in range(1, counts[k] + 1)))
 
     def _integer(self, call: Call, low: int, high: int) -> int:
-        value = parse_number(call.text().rstrip("psPS"), low, high)
+        text = call.text()
+        for unit in ("TB", "tb", "PS", "ps"):
+            text = text.removesuffix(unit)
+        value = parse_number(text, low, high)
         if value != int(value):
             raise ScpiError(DATA_OUT_OF_RANGE, "an integer is expected")
         return int(value)
+
+    # --- the device block -----------------------------------------------------------
+
+    def _register_device(self) -> None:
+        def set_resolution(call: Call) -> None:
+            self.state.resolution = parse_choice(call.text(), _RESOLUTIONS)
+
+        self.register("DEVIce:RESolution", set_resolution)
+        self.register("DEVIce:RESolution?", lambda c: self.state.resolution)
+        self.register("DEVIce:RESolution:BWIDth?", lambda c: str(TIME_BIN_PS))
+        self.register("DEVIce:CONFIguration:LOAD", self._load_configuration)
+        self.register("STARt:ENABle", lambda c: _none(parse_bool(c.text())))
+        self.register("STARt:ENABle?", lambda c: "ON")
+        self.register("STARt:COUNter?", lambda c: "0")
+
+    def _load_configuration(self, call: Call) -> None:
+        """``DEVI:CONFI:LOAD COUNT``: the coincidence-counter wiring (accepted, not modelled)."""
+        if call.text().upper() != "COUNT":
+            raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"no configuration {call.text()!r}")
 
     # --- inputs, delays and tag streams ----------------------------------------
 
@@ -235,18 +331,29 @@ class IDQID1000Emulator(ScpiEmulator):
                       lambda c: parse_choice(c.text(), _COUPLINGS), str)
         input_setting("INPUt<n>:EDGE", "edge", lambda c: parse_choice(c.text(), _EDGES), str)
         input_setting("INPUt<n>:DEADtime", "dead_time_ps",
-                      lambda c: self._integer(c, *_DEAD_TIME_PS), str)
+                      lambda c: self._integer(c, *_DEAD_TIME_PS), lambda v: f"{v}TB")
         input_setting("INPUt<n>:COUNter:MODE", "counter_mode",
                       lambda c: parse_choice(c.text(), _MODES), str)
         input_setting("INPUt<n>:COUNter:INTEgration", "integration_ms",
                       lambda c: self._integer(c, 1, 1_000_000), str)
-        input_setting("DELAy<n>:VALUe", "delay_ps", lambda c: self._integer(c, *_DELAY_PS), str)
+        input_setting("DELAy<n>:VALUe", "delay_ps", lambda c: self._integer(c, *_DELAY_PS),
+                      lambda v: f"{v}TB")
         input_setting("DELAy<n>:LINK", "delay_link",
                       lambda c: self._link(c, self._blocks(("INPU",))), str)
         input_setting("RAW<n>:SEND", "timetags_enabled", lambda c: parse_bool(c.text()), _on_off)
-        input_setting("RAW<n>:LINK", "timetag_link",
+        input_setting("RAW<n>:STOP:LINK", "timetag_link",
                       lambda c: self._link(c, self._blocks(("INPU", "DELA", "TSCO"))), str)
+        input_setting("RAW<n>:REFerence:LINK", "timetag_ref_link",
+                      lambda c: self._link(c, self._blocks(("INPU", "DELA", "TSCO"))), str)
+        self.register("RAW<n>:ERRors?", self._stream_errors)
+        self.register("RAW<n>:ERRors:CLEar", lambda c: _none(self._input(c)))
         self.register("INPUt<n>:COUNter?", self._counter)
+        self.register("INPUt<n>:COUNter:RESEt", lambda c: _none(self._input(c)))
+
+    def _stream_errors(self, call: Call) -> str:
+        """Tags lost on stream ``n`` since ``RAW<n>:ERRors:CLEar``: none are, here."""
+        self._input(call)
+        return "0"
 
     def _counter(self, call: Call) -> str:
         """Counts in one integration time at the input's present rate (Poisson)."""
@@ -266,7 +373,7 @@ class IDQID1000Emulator(ScpiEmulator):
         links = self._blocks(("INPU", "DELA"))
 
         def filter_setting(header: str, attribute: str, parse: Callable[[Call], Any],
-                          show: Callable[[Any], str]) -> None:
+                           show: Callable[[Any], str]) -> None:
             def write(call: Call) -> None:
                 setattr(filters[self._filter(call)], attribute, parse(call))
 
@@ -283,7 +390,7 @@ class IDQID1000Emulator(ScpiEmulator):
             filter_setting(f"TSCO<n>:WINDow:{word}:LINK", f"{end}_link",
                            lambda c: self._link(c, links), str)
             filter_setting(f"TSCO<n>:WINDow:{word}:DELAy", f"{end}_delay_ps",
-                           lambda c: self._integer(c, *_DELAY_PS), str)
+                           lambda c: self._integer(c, *_DELAY_PS), lambda v: f"{v}TB")
             filter_setting(f"TSCO<n>:WINDow:{word}:EDGE", f"{end}_edge",
                            lambda c: parse_choice(c.text(), _EDGES), str)
         filter_setting("TSCO<n>:OPIN", "inside", lambda c: parse_choice(c.text(), _OPERATIONS),
@@ -291,6 +398,11 @@ class IDQID1000Emulator(ScpiEmulator):
         filter_setting("TSCO<n>:OPOUt", "outside",
                        lambda c: parse_choice(c.text(), _OPERATIONS), str)
         self.register("TSCO<n>:COUNter?", lambda c: str(self._filter_count(self._filter(c))))
+        self.register("TSCO<n>:COUNter:MODE", lambda c: _none(
+            (self._filter(c), parse_choice(c.text(), _MODES))))
+        self.register("TSCO<n>:COUNter:INTEgration", lambda c: _none(
+            (self._filter(c), self._integer(c, 1, 10**15))))
+        self.register("TSCO<n>:COUNter:RESEt", lambda c: _none(self._filter(c)))
 
     def _filter_count(self, index: int) -> int:
         """Tags the filter passed in the last recording (of the streams it feeds)."""
@@ -324,22 +436,22 @@ class IDQID1000Emulator(ScpiEmulator):
         histogram_setting("HISTogram<n>:REFerence:LINK", "ref_link",
                           lambda c: self._link(c, links))
         histogram_setting("HISTogram<n>:STOP:LINK", "stop_link", lambda c: self._link(c, links))
-        histogram_setting("HISTogram<n>:MINimum", "min_ps", lambda c: self._integer(c, 0,
-                                                                                 10**12))
+        histogram_setting("HISTogram<n>:MINimum", "min_ps",
+                          lambda c: self._integer(c, 0, 10**12))
         histogram_setting("HISTogram<n>:BWIDth", "bin_width_ps",
                           lambda c: self._integer(c, 1, 1_000_000_000))
-        histogram_setting("HISTogram<n>:BCOUnt", "bin_count", lambda c: self._integer(c, 1,
-                                                                                   16384))
+        histogram_setting("HISTogram<n>:BCOUnt", "bin_count",
+                          lambda c: self._integer(c, 1, 16384))
         self.register("HISTogram<n>:FLUSh", self._flush)
         self.register("HISTogram<n>:DATA?", self._histogram_data)
 
     def _flush(self, call: Call) -> None:
         self._histogram(call)   # checks the suffix; the bins are rebuilt from each record
 
-    def _histogram_data(self, call: Call) -> bytes:
+    def _histogram_data(self, call: Call) -> str:
         """Start-stop histogram of the last recording: stop tags after each start tag."""
         setting = self.state.histograms[self._histogram(call)]
-        counts = np.zeros(setting.bin_count, dtype="<u8")
+        counts = np.zeros(setting.bin_count, dtype=np.int64)
         recording = self._finished_recording()
         start_input, stop_input = _input_number(setting.ref_link), _input_number(setting.stop_link)
         if recording is not None and start_input and stop_input:
@@ -351,30 +463,74 @@ class IDQID1000Emulator(ScpiEmulator):
                 delays = stops[valid] - starts[previous[valid]] - setting.min_ps
                 bins = delays // setting.bin_width_ps
                 bins = bins[(bins >= 0) & (bins < setting.bin_count)]
-                counts += np.bincount(bins, minlength=setting.bin_count).astype("<u8")
-        return block(counts.astype("<u8").tobytes())
+                counts += np.bincount(bins, minlength=setting.bin_count)
+        return format_histogram(counts)
 
-    # --- acquisition ---------------------------------------------------------------
+    # --- the record generator (acquisition timer) -----------------------------------
 
-    def _set_duration(self, call: Call) -> None:
-        self.state.record_duration_ps = self._integer(call, 1, MAX_TIMESTAMP_PS)
+    def _register_record(self) -> None:
+        state = self.state
+
+        def setter(attribute: str, parse: Callable[[Call], Any]) -> Callable[[Call], None]:
+            return lambda c: setattr(state, attribute, parse(c))
+
+        self.register("RECord:TRIGger:ARM:MODE",
+                      setter("record_trigger_mode", lambda c: parse_choice(c.text(), _ARM_MODES)))
+        self.register("RECord:TRIGger:ARM:MODE?", lambda c: state.record_trigger_mode)
+        self.register("RECord:ENABle", setter("record_enabled", lambda c: parse_bool(c.text())))
+        self.register("RECord:ENABle?", lambda c: _on_off(state.record_enabled))
+        self.register("RECord:NUMber", setter("record_number", self._record_number))
+        self.register("RECord:NUMber?", lambda c: state.record_number)
+        self.register("RECord:DURation", setter("record_duration_ps",
+                                                 lambda c: self._integer(c, 1, MAX_TIMESTAMP)))
+        self.register("RECord:DURation?", lambda c: str(state.record_duration_ps))
+        self.register("RECord:PWIDth", setter("record_pulse_width_ps",
+                                               lambda c: self._integer(c, 1, MAX_TIMESTAMP)))
+        self.register("RECord:PWIDth?", lambda c: str(state.record_pulse_width_ps))
+        self.register("RECord:PPERiod", setter("record_pulse_period_ps",
+                                                lambda c: self._integer(c, 1, MAX_TIMESTAMP)))
+        self.register("RECord:PPERiod?", lambda c: str(state.record_pulse_period_ps))
+        self.register("RECord:PLAY", self._play)
+        self.register("RECord:STOP", self._stop)
+        self.register("RECord:STAGe?", lambda c: "PLAYING" if self._playing() else "STOPPED")
+
+    def _record_number(self, call: Call) -> str:
+        text = call.text().upper()
+        if text in ("INF", "INFINITY"):
+            return "INF"
+        return str(self._integer(call, 1, 1_000_000))
 
     def _play(self, call: Call) -> None:
+        if not self.state.record_enabled:
+            raise ScpiError(SETTINGS_CONFLICT, "the record generator is off (REC:ENAB ON)")
         if not any(i.enabled for i in self.state.inputs):
             raise ScpiError(SETTINGS_CONFLICT, "no input enabled")
         self.state.record_started_at = self.world.state.clock.now()
         self.state.record_stopped_at = None
+        self.state.streamed_inputs = frozenset(
+            n for n, own in enumerate(self.state.inputs, start=1) if own.timetags_enabled)
         self._recording = None
+        self._records_started += 1
 
     def _stop(self, call: Call) -> None:
         if self._playing():
             self.state.record_stopped_at = self.world.state.clock.now()
 
+    def _record_length_s(self) -> float | None:
+        """How long the record lasts: ``REC:DURation`` once, until ``REC:STOP`` with ``INF``."""
+        if self.state.record_number == "INF":
+            return None
+        count = int(self.state.record_number)
+        if count == 1:
+            return self.state.record_duration_ps * 1e-12
+        return (count * self.state.record_pulse_period_ps) * 1e-12
+
     def _end_time(self) -> float | None:
         started = self.state.record_started_at
         if started is None:
             return None
-        end = started + self.state.record_duration_ps * 1e-12
+        length = self._record_length_s()
+        end = float("inf") if length is None else started + length
         if self.state.record_stopped_at is not None:
             end = min(end, self.state.record_stopped_at)
         return end
@@ -394,12 +550,30 @@ class IDQID1000Emulator(ScpiEmulator):
             self._recording = record(self.world, end - self.state.record_started_at)
         return self._recording
 
-    def _raw_data(self, call: Call) -> bytes:
+    # --- what the DataLink Target service receives ---------------------------------
+
+    @property
+    def record_generation(self) -> int:
+        """How many records have been started (``REC:PLAY``) since power-on."""
+        return self._records_started
+
+    def streamed_timestamps(self, channel: int) -> NDArray[np.uint64] | None:
+        """Channel ``channel``'s timestamps in time bins once the record has ended.
+
+        None while it runs (or before any); empty when the channel's stream was
+        not on (``RAW<n>:SEND ON``) at ``REC:PLAY``.
+        """
         recording = self._finished_recording()
         if recording is None:
-            return block(b"")
-        words = encode_timetags(recording.channels, recording.timestamps_ps)
-        return block(words.astype("<u8").tobytes())
+            return None
+        if channel not in self.state.streamed_inputs:
+            return np.zeros(0, dtype=np.uint64)
+        times = recording.timestamps_ps[recording.channels == channel]
+        return (times // TIME_BIN_PS).astype(np.uint64)
+
+
+def _none(_: object) -> None:
+    """A set command's handler answers nothing, whatever the call it makes returns."""
 
 
 def _input_number(link: str) -> int:

@@ -12,7 +12,13 @@ The Velocity's dialect is SCPI-like but has no ``SYSTem:ERRor?`` queue:
   command, unreadable argument), 126 WRONG NUM OF PARAMS, 201 VALUE OUT OF
   RANGE (as listed by QuTech's QMI, ``qmi/instruments/newport/tlb670x_error_messages.py``);
 - ``*IDN?`` is space separated (``New_Focus 6700 v2.4 03/19/14 SN1012``);
-  reply lines end with CR LF.
+  commands end with a carriage return (Newport's USB library appends one),
+  reply lines with CR LF.
+
+The unit is a USB device: the virtual lab serves this emulator on loopback
+TCP, and labctl's stand-in of Newport's USB library
+(`sim_instruments.newport_usb_api`) carries the driver's
+``newp_usb_send_ascii`` / ``newp_usb_get_ascii`` calls to it.
 
 Settings live in the `LaserState`. Read-backs: the actual wavelength equals the
 setpoint while ``state.locked``; unlocked, it sits `UNLOCKED_OFFSET_NM` above
@@ -94,6 +100,7 @@ class NewFocusTLB6700Emulator(ScpiEmulator):
     #: The controller is a USB device with its own OK/ERRSTR? dialect, not a 488.2 device.
     ieee488_2 = False
     reply_terminator = b"\r\n"
+    read_terminator = b"\r"
     #: The Velocity has no SCPI error queue: its errors are read with ERRSTR?.
     error_query = "ERRSTR?"
 

@@ -21,7 +21,29 @@ Quirks of the real unit that are emulated:
   unchanged; a refused query sends no reply;
 - the frequency range depends on the frequency option: 1 MHz .. 12.75 GHz
   (SGS-B112) by default, ``max_frequency_hz`` for another option;
-- ``*TST?`` answers ``0`` (passed) and ``*RST`` restores the preset (RF off).
+- ``*TST?`` answers ``0`` (passed) and ``*RST`` restores the preset (RF off);
+- ``*OPT?`` names the frequency option (``SGS-B106``: 6 GHz, ``SGS-B112``:
+  12.75 GHz), IEEE 488.2 §10.20;
+- the level limit ``[SOURce]:POWer:LIMit[:AMPLitude]`` (preset: the top of
+  the level range): a level above it is refused with ``-221`` and lowering
+  it below the set level lowers the level (so the world never sees more
+  than the limit). The SGS100A manual (remote-control chapter, SOURce:POWer
+  subsystem) lists the command; whether the real unit refuses or clips an
+  over-limit level was not confirmed: labctl assumes refusal;
+- ``[SOURce]:POWer:ALC[:STATe] {ON|OFF|AUTO}`` (preset ``AUTO``, answered
+  ``1``/``0``/``AUTO``, as the R&S SMB/SGS family manuals give it) and
+  ``[SOURce]:IQ:WBSTate`` (I/Q wideband) are kept as settings; the level
+  control has no effect on the world;
+- ``SYSTem:ERRor:ALL?`` answers the whole queue, comma-separated, and
+  empties it (``0,"No error"`` when empty), and ``SYSTem:ERRor:COUNt?`` its
+  length, SCPI-99 / SGS100A manual SYSTem subsystem;
+- what QuTech QMI's hardware-tested ``RohdeSchwarz_SGS100A`` driver also
+  uses: ``[SOURce]:ROSCillator:EXTernal:SBANdwidth {NARRow|WIDE}``,
+  ``OUTPut[:STATe]:PON {OFF|UNCHanged}``, ``[SOURce]:IQ:CREStfactor`` (dB) and
+  ``CALibration:ALL[:MEASure]?`` (internal adjustments, answered ``0``,
+  passed, at once). Their presets (``NARR``, ``UNCH``, 0 dB) and the crest
+  factor's range (0..35 dB) were not checked against the manual: labctl's
+  assumption; ``*RST`` leaves ``PON`` as it is (a device setting).
 
 Not emulated: ``MIN``/``MAX``/``DEF`` keywords, settings conflicts between
 pulse width, delay and period, the sweep/list modes and the RF level
@@ -40,6 +62,7 @@ from sim_instruments.emulators.scpi import (
     HEADER_SUFFIX_OUT_OF_RANGE,
     INVALID_SUFFIX,
     PARAMETER_NOT_ALLOWED,
+    SETTINGS_CONFLICT,
     Call,
     Handler,
     ScpiEmulator,
@@ -77,6 +100,7 @@ NUMBERS: Mapping[str, tuple[str, float, float, Mapping[str, float], float]] = {
     "Q_offset": ("IQ:IMPairment:LEAKage:Q", -10.0, 10.0, PCT, 0.0),
     "IQ_gain_imbalance": ("IQ:IMPairment:IQRatio[:MAGNitude]", -1.0, 1.0, DB, 0.0),
     "IQ_angle": ("IQ:IMPairment:QUADrature[:ANGLe]", -8.0, 8.0, DEG, 0.0),
+    "IQ_crest_factor": ("IQ:CREStfactor", 0.0, 35.0, DB, 0.0),
     "pulsemod_delay": ("PULModulation:DELay", 0.0, 100.0, TIME_UNITS, 0.0),
     "pulsemod_double_delay": ("PULModulation:DOUBle:DELay", 40e-9, 100.0, TIME_UNITS, 1e-6),
     "pulsemod_double_width": ("PULModulation:DOUBle:WIDTh", 20e-9, 100.0, TIME_UNITS, 1e-6),
@@ -88,6 +112,7 @@ NUMBERS: Mapping[str, tuple[str, float, float, Mapping[str, float], float]] = {
 SWITCHES: Mapping[str, tuple[str, bool]] = {
     "pulsemod_state": ("PULModulation:STATe", False),
     "IQ_impairments": ("IQ:IMPairment[:STATe]", False),
+    "IQ_wideband": ("IQ:WBSTate", False),
 }
 
 #: Enumerated settings kept in ``state.other``:
@@ -114,7 +139,16 @@ CHOICES: Mapping[str, tuple[str, bool, Mapping[str, str], str]] = {
     "pulsemod_trig_mode": ("PULModulation:TRIGger:MODE", True,
                            {"AUTO": "AUTO", "EXTernal": "EXT", "EGATe": "EGAT"}, "AUTO"),
     "operation_mode": ("OPMode", True, {"NORMal": "NORM", "BBBYpass": "BBBY"}, "NORM"),
+    "ref_osc_external_bandwidth": ("ROSCillator:EXTernal:SBANdwidth", True,
+                                   {"NARRow": "NARR", "WIDE": "WIDE"}, "NARR"),
+    "power_on_output": ("OUTPut[:STATe]:PON", False, {"OFF": "OFF", "UNCHanged": "UNCH"},
+                        "UNCH"),
+    "alc": ("POWer:ALC[:STATe]", True, {"ON": "1", "OFF": "0", "1": "1", "0": "0",
+                                        "AUTO": "AUTO"}, "AUTO"),
 }
+
+#: Settings ``*RST`` leaves as they are (the power-on policy is a device setting).
+NOT_RESET = ("power_on_output",)
 
 _QUANTITY = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)\s*")
 
@@ -143,6 +177,7 @@ def preset_settings() -> dict[str, str]:
     settings = {key: format_number(spec[4]) for key, spec in NUMBERS.items()}
     settings.update({key: "1" if spec[1] else "0" for key, spec in SWITCHES.items()})
     settings.update({key: spec[3] for key, spec in CHOICES.items()})
+    settings["power_limit"] = format_number(POWER_RANGE_DBM[1])
     return settings
 
 
@@ -166,7 +201,13 @@ class RohdeSchwarzSGS100AEmulator(ScpiEmulator):
                      lambda: format_number(self.state.frequency_hz))
         self._source("POWer[:LEVel][:IMMediate][:AMPLitude]", self._set_power,
                      lambda: format_number(self.state.power_dbm))
+        self._source("POWer:LIMit[:AMPLitude]", self._set_power_limit,
+                     lambda: self.state.other["power_limit"])
         self._source("PHASe", self._set_phase, lambda: format_number(self.state.phase_deg))
+        self.register("SYSTem:ERRor:ALL?", lambda call: self._all_errors())
+        self.register("SYSTem:ERRor:COUNt?", lambda call: str(len(self.errors)))
+        # internal adjustments: instantaneous here, answered 0 (passed) when done
+        self.register("CALibration<n>:ALL[:MEASure]?", self._query(lambda: "0"))
         self._source("IQ:STATe", self._set_iq, lambda: "1" if self.state.iq_modulation else "0")
         self.register("OUTPut<n>[:STATe]", self._path(self._set_output))
         self.register("OUTPut<n>[:STATe]?",
@@ -222,7 +263,26 @@ class RohdeSchwarzSGS100AEmulator(ScpiEmulator):
                                                  self.max_frequency_hz, FREQUENCY_UNITS)
 
     def _set_power(self, call: Call) -> None:
-        self.state.power_dbm = parse_quantity(call.text(), *POWER_RANGE_DBM, DBM)
+        level = parse_quantity(call.text(), *POWER_RANGE_DBM, DBM)
+        limit = float(self.state.other["power_limit"])
+        if level > limit:
+            raise ScpiError(SETTINGS_CONFLICT, f"{level:g} dBm is above the level limit "
+                                               f"{limit:g} dBm (SOUR:POW:LIM)")
+        self.state.power_dbm = level
+
+    def _set_power_limit(self, call: Call) -> None:
+        limit = parse_quantity(call.text(), *POWER_RANGE_DBM, DBM)
+        self.state.other["power_limit"] = format_number(limit)
+        if self.state.power_dbm > limit:
+            log.info("SGS100A level %.2f dBm lowered to the new limit %.2f dBm",
+                     self.state.power_dbm, limit)
+            self.state.power_dbm = limit
+
+    def _all_errors(self) -> str:
+        """``SYSTem:ERRor:ALL?``: every queued entry, oldest first; ``0,"No error"`` if none."""
+        entries = list(self.errors) or [self.pop_error()]
+        self.errors.clear()
+        return ",".join(entries)
 
     def _set_phase(self, call: Call) -> None:
         self.state.phase_deg = parse_quantity(call.text(), *PHASE_RANGE_DEG, DEG)
@@ -261,4 +321,6 @@ class RohdeSchwarzSGS100AEmulator(ScpiEmulator):
         self.state.phase_deg = preset.phase_deg
         self.state.output = False
         self.state.iq_modulation = False
+        kept = {key: self.state.other[key] for key in NOT_RESET if key in self.state.other}
         self.state.other.update(preset_settings())
+        self.state.other.update(kept)

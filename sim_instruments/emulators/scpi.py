@@ -60,6 +60,8 @@ EXECUTION_ERROR = (-200, "Execution error")
 SETTINGS_CONFLICT = (-221, "Settings conflict")
 DATA_OUT_OF_RANGE = (-222, "Data out of range")
 ILLEGAL_PARAMETER_VALUE = (-224, "Illegal parameter value")
+FILE_NAME_NOT_FOUND = (-256, "File name not found")
+FILE_NAME_ERROR = (-257, "File name error")
 QUEUE_OVERFLOW = (-350, "Queue overflow")
 
 #: Standard event status register bits (IEEE 488.2 §11.5.1).
@@ -133,11 +135,13 @@ class Call:
 Handler = Callable[[Call], str | bytes | None]
 
 
-def header_pattern(spelling: str) -> re.Pattern[str]:
+def header_pattern(spelling: str, partial: bool = False) -> re.Pattern[str]:
     """A regex accepting the short or long form of each node of a SCPI header.
 
     ``SOURce<n>:VOLTage`` accepts ``SOUR``, ``SOURCE``, ``SOUR2`` ... (any
-    case); ``[:NEXT]`` marks an optional node.
+    case); ``[:NEXT]`` marks an optional node. With ``partial`` any
+    truncation between the two forms is accepted too (``SOURC``), as some
+    vendors' parsers do (`ScpiEmulator.partial_keywords`).
     """
     parts = []
     for node in re.findall(r"\[:?[^\]]+\]|[^:\[\]]+", spelling.lstrip(":")):
@@ -147,13 +151,22 @@ def header_pattern(spelling: str) -> re.Pattern[str]:
         name = name.removesuffix("<n>")
         short = "".join(c for c in name if c.isupper() or c.isdigit() or c in "*?")
         rest = name[len(short):]
-        word = re.escape(short) + (f"(?:{re.escape(rest)})?" if rest else "")
+        word = re.escape(short) + (_truncations(rest) if partial else
+                                   f"(?:{re.escape(rest)})?" if rest else "")
         if suffix:
             word += r"(\d*)"
         part = f"(?::{word})?" if optional else f":{word}"
         parts.append(part)
     # matched against the header with exactly one leading ':' (see ScpiEmulator._execute)
     return re.compile("^" + "".join(parts) + "$", re.IGNORECASE)
+
+
+def _truncations(rest: str) -> str:
+    """A regex accepting any leading part of ``rest`` (``ce`` -> ``(?:c(?:e)?)?``)."""
+    pattern = ""
+    for char in reversed(rest):
+        pattern = f"(?:{re.escape(char)}{pattern})?"
+    return pattern
 
 
 def split_arguments(text: str) -> list[str]:
@@ -207,15 +220,17 @@ def parse_bool(text: str) -> bool:
     raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"expected ON/OFF/1/0, got {text.strip()!r}")
 
 
-def parse_choice(text: str, choices: dict[str, str]) -> str:
+def parse_choice(text: str, choices: dict[str, str], partial: bool = False) -> str:
     """Map a keyword (short or long form, any case) to its canonical value.
 
-    ``choices`` maps SCPI spellings (``"CONTinuous"``) to what the state stores.
+    ``choices`` maps SCPI spellings (``"CONTinuous"``) to what the state stores;
+    with ``partial`` any truncation between the short and long form is accepted.
     """
     word = text.strip().upper()
     for spelling, value in choices.items():
         short = "".join(c for c in spelling if c.isupper() or c.isdigit())
-        if word in (short.upper(), spelling.upper()):
+        if word in (short.upper(), spelling.upper()) or (
+                partial and word.startswith(short.upper()) and spelling.upper().startswith(word)):
             return value
     raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"{text.strip()!r} not in {', '.join(choices)}")
 
@@ -244,6 +259,9 @@ class ScpiEmulator:
     #: Does the unit implement IEEE 488.2's status model (``*ESE``, ``*ESR?``, ``*SRE``,
     #: ``*STB?``, ``*OPC``, ``*OPT?``, ``*TRG``)? A unit that is not a 488.2 device says no.
     ieee488_2: bool = True
+    #: Does the unit's parser take any truncation between a keyword's short and long
+    #: form (``SEQuence`` for ``SEQuencer``)? Strict SCPI-99 says no.
+    partial_keywords: bool = False
 
     def __init__(self) -> None:
         self._commands: list[tuple[re.Pattern[str], bool, Handler]] = []
@@ -306,7 +324,8 @@ class ScpiEmulator:
     def register(self, spelling: str, handler: Handler) -> None:
         """Answer ``spelling`` (a trailing ``?`` makes it a query) with ``handler``."""
         query = spelling.endswith("?")
-        pattern = header_pattern(spelling.removesuffix("?")) if not spelling.startswith("*") \
+        pattern = header_pattern(spelling.removesuffix("?"), self.partial_keywords) \
+            if not spelling.startswith("*") \
             else re.compile(f"^{re.escape(spelling.removesuffix('?'))}$", re.IGNORECASE)
         self._commands.append((pattern, query, handler))
 

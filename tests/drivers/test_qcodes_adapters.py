@@ -177,6 +177,7 @@ def test_qcodes_awg5014_settings_reach_the_emulator(awg):
     qcodes.ch4.filter(20e6)
     qcodes.ch4.m1.delay(0.5)                      # ns
     qcodes.event_jump_timing("SYNC")              # the short form of SYNChronous
+    assert qcodes.ask("*OPC?") == "1"             # the writes are executed (a socket: no ack)
     state = awg.emulator.state                    # type: ignore[attr-defined]
     assert state.sample_rate == 1e9
     assert state.channels[1].amplitude_vpp == pytest.approx(2.345678)

@@ -7,7 +7,7 @@ from qcodes.instrument_drivers.rohde_schwarz import (
     RohdeSchwarzSGS100A as QcodesRohdeSchwarzSGS100A,
 )
 
-from drivers.rs_sgs100a import RohdeSchwarzSGS100A
+from drivers.rs_sgs100a import RohdeSchwarzSGS100A, max_frequency_hz
 from labctl.errors import DriverError
 
 # (parameter, value set, value read back) for every settable parameter the
@@ -15,7 +15,7 @@ from labctl.errors import DriverError
 ROUND_TRIPS = [
     ("frequency", 2.877e9, 2.877e9),
     ("frequency", 1e6, 1e6),
-    ("frequency", 20e9, 20e9),
+    ("frequency", 12.75e9, 12.75e9),   # the twin's option: SGS-B112V
     ("phase", 123.45, 123.45),
     ("power", -12.5, -12.5),
     ("power", -120.0, -120.0),
@@ -47,6 +47,7 @@ ROUND_TRIPS = [
     ("pulsemod_trig_mode", "EGAT", "EGAT"),
     ("pulsemod_width", 2e-8, 2e-8),
     ("operation_mode", "BBBYpass", "BBBYpass"),
+    ("power_limit", 10.0, 10.0),
 ]
 
 
@@ -148,3 +149,29 @@ def test_safe_state_turns_rf_off_and_keeps_settings(mw):
     assert mw.status.get() is False
     assert mw.frequency.get() == pytest.approx(2.88e9)
     assert mw.power.get() == pytest.approx(-10.0)
+
+
+def test_options_are_read_at_connect_and_narrow_the_frequency(mw, sent):
+    assert mw.options() == "SGS-B112V,SGS-B26"
+    assert mw.frequency.validators[0].valid_values == (1e6, 12.75e9)
+    with pytest.raises(ValueError, match="12750000000"):
+        mw.frequency(13e9)
+    assert not any(command.startswith("SOUR:FREQ 13") for command in sent)
+
+
+@pytest.mark.parametrize(("options", "top"), [
+    ("SGS-B106", 6e9), ("SGS-B106V,SGS-K22", 6e9), ("SGS-B112V,SGS-B26", 12.75e9)])
+def test_frequency_option_sets_the_top_frequency(options, top):
+    assert max_frequency_hz(options) == top
+
+
+def test_a_reply_without_frequency_option_is_refused_by_name():
+    with pytest.raises(ValueError, match="names no frequency option"):
+        max_frequency_hz("SGS-B26")
+
+
+def test_station_safety_limits_still_narrow_the_option_range(mw):
+    from labctl.safety import narrow_to_limits
+    assert narrow_to_limits(mw.frequency, 2e9, 3e9) == (2e9, 3e9)
+    with pytest.raises(ValueError):
+        mw.frequency(3.5e9)

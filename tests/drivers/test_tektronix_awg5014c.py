@@ -485,3 +485,36 @@ def test_safe_state_tries_every_step_and_reports_the_first_failure(awg, monkeypa
     assert [channel.output.get() for channel in awg.channels] == [False, True, False, False]
     assert awg.run_state.get() == "stopped"
     awg.ch2.output(False)
+
+
+@pytest.mark.parametrize(("parameter", "value"), [
+    ("clock_source", "external"), ("reference_source", "external"),
+    ("reference_type", "variable"), ("reference_frequency", 100e6),
+    ("trigger_level", 1.25), ("trigger_impedance", 1000.0), ("trigger_polarity", "negative"),
+    ("trigger_slope", "negative"), ("trigger_source", "external"), ("event_level", -0.5),
+    ("event_impedance", 1000.0), ("event_polarity", "negative"),
+])
+def test_clock_reference_and_input_settings_round_trip(awg, parameter, value):
+    awg.parameters[parameter].set(value)
+    assert awg.parameters[parameter].get() == value
+
+
+def test_marker_delay_round_trips_in_seconds(awg):
+    awg.ch2.marker1_delay(0.4e-9)
+    assert awg.ch2.marker1_delay() == pytest.approx(0.4e-9)
+
+
+@pytest.mark.parametrize(("parameter", "value"), [
+    ("trigger_level", 5.5), ("event_impedance", 75.0), ("reference_frequency", 13e6),
+    ("trigger_slope", "rising")])
+def test_input_settings_outside_the_manual_ranges_are_refused_before_sending(
+        awg, sent, parameter, value):
+    with pytest.raises(ValueError):
+        awg.parameters[parameter].set(value)
+    assert sent == []
+
+
+def test_marker_delay_beyond_one_nanosecond_is_refused(awg, sent):
+    with pytest.raises(ValueError):
+        awg.ch1.marker2_delay(1.5e-9)
+    assert sent == []

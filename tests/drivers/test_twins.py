@@ -52,7 +52,7 @@ def driver_classes() -> list[tuple[str, type[VisaInstrument]]]:
 
 
 def test_there_are_drivers():
-    assert len(driver_modules()) >= 6
+    assert len(driver_modules()) >= 3  # the others speak no VISA (Eos: JSON over TCP, ...)
 
 
 @pytest.mark.parametrize("module_name", driver_modules())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import struct
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,9 +12,12 @@ from pyvisa.errors import VisaIOError
 
 from drivers.tektronix_awg5014c import SequenceElement, TektronixAWG5014C
 from labctl.errors import DriverError
-from sim_instruments.emulators.tektronix_awg5014c import TektronixAWG5014CEmulator
+from sim_instruments.emulators.tektronix_awg5014c import (
+    TektronixAWG5014CEmulator,
+    encode_words,
+)
 from sim_instruments.world_state import AwgState
-from wire_formats.tektronix_awg5014 import encode_waveform
+from wire_formats.tektronix_awg5014 import decode_awg_file, encode_waveform
 
 
 @pytest.fixture
@@ -216,7 +220,7 @@ def test_values_the_unit_refuses(lab, command, code):
         (before.sample_rate, before.run_mode, 0)
 
 
-@pytest.mark.parametrize("command", ["AWGC:BOGUS", "SOUR1:VOLT:LEV:IMM:FOO 1", "TRIG:IMM",
+@pytest.mark.parametrize("command", ["AWGC:BOGUS", "SOUR1:VOLT:LEV:IMM:FOO 1", "TRIG:IMMX",
                                      'WLIS:WAV:FOO "a"'])
 def test_unknown_commands(lab, command):
     assert refused(lab.awg, command).startswith("-113")
@@ -687,3 +691,170 @@ def test_reset_restores_settings_and_keeps_the_waveform_list(lab):
     assert channel.marker_high_v == [1.0, 1.0]
     assert "a" in lab.state.waveforms
 
+
+
+def test_labctls_driver_sets_clock_reference_inputs_and_marker_delay_on_the_emulator(lab):
+    awg = lab.awg
+    awg.reference_source("external")
+    awg.reference_frequency(10e6)
+    awg.clock_source("internal")
+    awg.trigger_level(0.8)
+    awg.trigger_impedance(1000.0)
+    awg.event_level(-1.0)
+    awg.event_polarity("negative")
+    awg.ch3.marker2_delay(0.75e-9)
+    assert (awg.reference_source(), awg.reference_frequency(), awg.trigger_level(),
+            awg.trigger_impedance(), awg.event_level(), awg.event_polarity()) == (
+        "external", 10e6, 0.8, 1000.0, -1.0, "negative")
+    assert awg.ch3.marker2_delay() == pytest.approx(0.75e-9)
+
+
+# --- the .awg setup file and the disk (an independent writer of the record format) ---
+
+def record(name: str, data: bytes) -> bytes:
+    """One ``.awg`` record: name size, data size (uint32 LE), name with NUL, data."""
+    raw = name.encode("ascii") + b"\x00"
+    return struct.pack("<II", len(raw), len(data)) + raw + data
+
+
+def setup_file(waveforms: dict[str, np.ndarray], elements: list[dict[str, object]],
+               head: dict[str, bytes] | None = None, magic: int = 5000) -> bytes:
+    out = record("MAGIC", struct.pack("<h", magic)) + record("VERSION", struct.pack("<h", 1))
+    for name, data in (head or {}).items():
+        out += record(name, data)
+    for index, (name, words) in enumerate(waveforms.items(), start=21):
+        out += (record(f"WAVEFORM_NAME_{index}", name.encode() + b"\x00")
+                + record(f"WAVEFORM_TYPE_{index}", struct.pack("<h", 1))
+                + record(f"WAVEFORM_LENGTH_{index}", struct.pack("<i", words.size))
+                + record(f"WAVEFORM_DATA_{index}", words.astype("<u2").tobytes()))
+    for number, element in enumerate(elements, start=1):
+        out += (record(f"SEQUENCE_WAIT_{number}", struct.pack("<h", element["wait"]))
+                + record(f"SEQUENCE_LOOP_{number}", struct.pack("<i", element["loop"]))
+                + record(f"SEQUENCE_JUMP_{number}", struct.pack("<h", element["jump"]))
+                + record(f"SEQUENCE_GOTO_{number}", struct.pack("<h", element["goto"])))
+        for channel, name in element["waveforms"].items():  # type: ignore[attr-defined]
+            out += record(f"SEQUENCE_WAVEFORM_NAME_CH_{channel}_{number}",
+                          name.encode() + b"\x00")
+    return out
+
+
+def store(awg: TektronixAWG5014C, path: str, data: bytes) -> None:
+    awg.write_block(f'MMEM:DATA "{path}",', np.frombuffer(data, np.uint8), datatype="B")
+
+
+@pytest.fixture
+def two_element_file() -> tuple[bytes, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(7)
+    words = {name: encode_waveform(*random_waveform(rng, 300)) for name in ("a1", "a2", "b1")}
+    elements = [{"wait": 1, "loop": 0, "jump": -1, "goto": 0,
+                 "waveforms": {1: "a1", 2: "a2"}},
+                {"wait": 0, "loop": 5, "jump": 1, "goto": 1, "waveforms": {1: "b1"}}]
+    head = {"RUN_MODE": struct.pack("<h", 4), "SAMPLING_RATE": struct.pack("<d", 1e9),
+            "REFERENCE_SOURCE": struct.pack("<h", 2), "EVENT_INPUT_THRESHOLD":
+            struct.pack("<d", 1.5), "OUTPUT_WAVEFORM_NAME_3": b"b1\x00",
+            "ANALOG_AMPLITUDE_2": struct.pack("<d", 0.75), "MARKER1_SKEW_1":
+            struct.pack("<d", 0.5e-9), "CHANNEL_STATE_1": struct.pack("<h", 1)}
+    return setup_file(words, elements, head), words
+
+
+def test_a_setup_file_sent_and_restored_is_the_units_waveforms_and_sequence(
+        lab, two_element_file):
+    data, words = two_element_file
+    lab.awg.upload_waveform("old", np.zeros(300))
+    store(lab.awg, "run1.awg", data)
+    lab.awg.write('AWGC:SRES "run1.awg"')
+    state = lab.state
+    assert "old" not in state.waveforms
+    for name, sent in words.items():
+        assert np.array_equal(encode_words(state.waveforms[name]), sent), name
+    first, second = state.sequence
+    assert (first.waveforms, first.infinite, first.wait_for_trigger, first.jump_target) == (
+        ["a1", "a2", "", ""], True, True, "NEXT")
+    assert (second.loop_count, second.jump_target, second.goto_enabled,
+            second.goto_index) == (5, "1", True, 1)
+    assert (state.run_mode, state.sample_rate) == ("sequence", 1e9)
+    assert state.channels[2].waveform == "b1" and state.channels[0].output
+    assert state.channels[1].amplitude_vpp == 0.75
+    assert lab.awg.reference_source() == "external" and lab.awg.event_level() == 1.5
+    assert lab.awg.ch1.marker1_delay() == pytest.approx(0.5e-9)
+    assert lab.awg.ask("AWGC:SNAM?") == '"\\Users\\OEM\\Documents\\run1.awg","C:"'
+    assert lab.awg.read_sequence()[1].loop_count == 5
+
+
+@pytest.mark.parametrize(("corrupt", "code"), [
+    (lambda data: data[:-3], "-200"),                      # truncated record
+    (lambda data: setup_file({}, [], magic=4000), "-200"),  # not an AWG5000 file
+    (lambda data: setup_file({}, [{"wait": 0, "loop": 1, "jump": 0, "goto": 0,
+                                   "waveforms": {1: "nowhere"}}]), "-224"),
+])
+def test_a_setup_file_the_unit_cannot_load_changes_nothing(lab, two_element_file, corrupt,
+                                                         code):
+    lab.awg.upload_waveform("kept", np.zeros(300))
+    lab.awg.sequence_length(1)
+    store(lab.awg, "bad.awg", corrupt(two_element_file[0]))
+    assert refused(lab.awg, 'AWGC:SRES "bad.awg"').startswith(code)
+    assert "kept" in lab.state.waveforms and len(lab.state.sequence) == 1
+    assert lab.awg.ask("AWGC:SNAM?") == '""'
+
+
+def test_restoring_a_missing_file_is_file_name_not_found(lab):
+    assert refused(lab.awg, 'AWGC:SRES "C:\\nothing\\here.awg"').startswith("-256")
+
+
+def test_the_disk_directories_and_catalog(lab):
+    awg = lab.awg
+    awg.write('MMEM:MDIR "runs"')
+    awg.write('MMEM:CDIR "runs"')
+    assert awg.ask("MMEM:CDIR?") == '"\\Users\\OEM\\Documents\\runs"'
+    store(awg, "x.awg", b"12345")
+    assert awg.ask("MMEM:CAT?").endswith(',"x.awg,,5"')
+    awg.write('MMEM:CDIR ".."')
+    assert '"runs,DIR,0"' in awg.ask("MMEM:CAT?")
+    assert refused(awg, 'MMEM:DEL "runs"').startswith("-200")      # not empty
+    assert refused(awg, 'MMEM:MDIR "runs"').startswith("-257")     # exists
+    assert refused(awg, 'MMEM:CDIR "nowhere"').startswith("-256")
+    awg.write('MMEM:DEL "runs\\x.awg"')
+    awg.write('MMEM:DEL "runs"')
+    awg.write('MMEM:CDIR "c:\\.."')
+    assert awg.ask("MMEM:CDIR?") == '"\\"'
+
+
+def test_forced_jump_trigger_and_sequencer_type(lab):
+    awg = lab.awg
+    awg.upload_waveform("w", np.zeros(300))
+    awg.define_sequence([SequenceElement(waveforms=("w", None, None, None),
+                                         wait_for_trigger=True),
+                         SequenceElement(waveforms=("w", None, None, None))])
+    awg.run_mode("sequence")
+    awg.run()
+    assert awg.run_state() == "waiting_for_trigger"
+    awg.write("*TRG")
+    assert awg.run_state() == "running"
+    awg.write("SEQ:JUMP 2")
+    assert awg.ask("AWGC:SEQ:POS?") == "2"
+    assert refused(awg, "SEQ:JUMP 3").startswith("-222")
+    assert awg.ask("AWGC:SEQuence:TYPE?") == "HARD"      # a truncated keyword is accepted
+    awg.write("EVEN:JTIM ASYNC")
+    assert awg.ask("EVEN:JTIM?") == "ASYN"
+    assert refused(awg, "EVEN:JTIM AS").startswith("-224")  # shorter than the short form
+
+
+def test_software_sequencer_is_reported_for_short_waveforms(lab):
+    lab.awg.write('WLIS:WAV:NEW "short",100,INT')
+    lab.awg.sequence_length(1)
+    lab.awg.write('SEQ:ELEM1:WAV1 "short"')
+    assert lab.awg.ask("AWGC:SEQ:TYPE?") == "SOFT"
+
+
+def test_real_waveforms_of_a_setup_file_decode_and_bad_lengths_are_named():
+    points = np.zeros(3, dtype=[("value", "<f4"), ("markers", "u1")])
+    points["value"], points["markers"] = [0.5, -0.25, 1.0], [1, 2, 3]
+    body = (record("MAGIC", struct.pack("<h", 5000)) + record("WAVEFORM_NAME_21", b"r\x00")
+            + record("WAVEFORM_TYPE_21", struct.pack("<h", 2))
+            + record("WAVEFORM_DATA_21", points.tobytes()))
+    decoded = decode_awg_file(body).waveforms["r"]
+    assert decoded.analog.tolist() == [0.5, -0.25, 1.0] and not decoded.integer
+    assert decoded.marker1.tolist() == [True, False, True]
+    assert decoded.marker2.tolist() == [False, True, True]
+    with pytest.raises(ValueError, match="WAVEFORM_LENGTH says 4"):
+        decode_awg_file(body + record("WAVEFORM_LENGTH_21", struct.pack("<i", 4)))

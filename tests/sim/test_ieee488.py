@@ -24,11 +24,16 @@ from sim_instruments.emulators.scpi import (
 from sim_instruments.emulators.tektronix_awg5014c import TektronixAWG5014CEmulator
 from sim_instruments.virtual_lab import EMULATORS, build_world
 
-#: Each emulator once (by labctl's driver); not the Swabian service (an API, no SCPI).
+#: Each emulator once (by labctl's driver); not those that speak no SCPI: the Swabian
+#: service (an API), the PPLN converter (two serial units: Interbus and TC200 ASCII) and
+#: the Single Quantum Eos (JSON over TCP).
+NO_SCPI = ("SwabianTimeTagger", "PPLNFrequencyConverter", "QuantumEos")
 UNITS = sorted(path for path in EMULATORS
-               if path.startswith("drivers.") and not path.endswith("SwabianTimeTagger"))
-#: Not IEEE 488.2 devices: the TLB-6700 (USB, its own ``OK``/``ERRSTR?`` dialect).
-NOT_488_2 = {"drivers.newfocus_tlb6700.NewFocusTLB6700"}
+               if path.startswith("drivers.") and not path.endswith(NO_SCPI))
+#: Not IEEE 488.2 devices: the TLB-6700 (USB, its own ``OK``/``ERRSTR?`` dialect) and the
+#: ID1000 (SCPI-like text over zmq, every message answered, refusals in the reply, no
+#: status registers in IDQ's documentation).
+NOT_488_2 = {"drivers.newfocus_tlb6700.NewFocusTLB6700", "drivers.idq_id1000.IDQID1000"}
 SCPI_UNITS = [path for path in UNITS if path not in NOT_488_2]
 
 

@@ -1,7 +1,9 @@
-"""The two laser emulators (TLB-6700, TSL-570) answering their real drivers over TCP."""
+"""The two laser emulators answering their real drivers: the TSL-570 over CR-framed TCP,
+the TLB-6700 through the stand-in of Newport's USB library (which reaches it over TCP)."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 
 import pytest
@@ -46,9 +48,28 @@ def tlb_served(serve, tlb_state, clock):
     return serve(NewFocusTLB6700Emulator(tlb_state, clock))
 
 
+_names = itertools.count()
+
+
 @pytest.fixture
-def tlb(connect, tlb_served):
-    return connect(NewFocusTLB6700, tlb_served.resource)
+def usb():
+    """``usb(resource)``: the TLB driver through the USB-library stand-in to ``resource``."""
+    opened: list[NewFocusTLB6700] = []
+
+    def _open(resource: str) -> NewFocusTLB6700:
+        laser = NewFocusTLB6700(f"tlb_usb{next(_names)}", resource,
+                                library="sim_instruments.newport_usb_api")
+        opened.append(laser)
+        return laser
+
+    yield _open
+    for laser in opened:
+        laser.close()
+
+
+@pytest.fixture
+def tlb(usb, tlb_served):
+    return usb(tlb_served.resource)
 
 
 def test_tlb_identifies_from_its_space_separated_idn(tlb):
@@ -101,9 +122,9 @@ def test_tlb_unlocked_wavelength_is_off_by_tens_of_pm_and_wanders(tlb, tlb_state
     assert tlb.wavelength_actual_nm.get() == pytest.approx(637.219, abs=1e-4)
 
 
-def test_tlb_unlocked_without_a_clock_keeps_a_fixed_offset(serve, connect):
+def test_tlb_unlocked_without_a_clock_keeps_a_fixed_offset(serve, usb):
     state = LaserState(wavelength_nm=635.5, locked=False)
-    laser = connect(NewFocusTLB6700, serve(NewFocusTLB6700Emulator(state)).resource)
+    laser = usb(serve(NewFocusTLB6700Emulator(state)).resource)
     offset = laser.wavelength_actual_nm.get() - 635.5
     assert 0.02 < offset < 0.1
     assert laser.wavelength_actual_nm.get() - 635.5 == pytest.approx(offset, abs=1e-4)
@@ -162,9 +183,9 @@ def test_tlb_refuses_bad_commands_with_its_own_codes(tlb, command, code):
     assert caught.value.reply.startswith(f"ERROR; {code},")
 
 
-def test_tlb_refused_query_gets_no_reply_and_buffers_an_error(connect, tlb_served):
-    laser = connect(NewFocusTLB6700, tlb_served.resource, timeout=0.3)
-    with pytest.raises(VisaIOError):
+def test_tlb_refused_query_gets_no_reply_and_buffers_an_error(usb, tlb_served):
+    laser = usb(tlb_served.resource)
+    with pytest.raises(DriverError, match="USB library returned -1"):
         laser.ask("SENSe:BOGus?")
     assert laser.ask("*STB?") == "128"
     assert laser.ask("ERRSTR?") == "116,SYNTAX ERROR"
@@ -237,7 +258,7 @@ def test_tsl_identifies_as_tsl570(tsl):
     ("wavelength_nm", 1480.0, "wavelength_nm", 1480.0),
     ("wavelength_nm", 1550.1234, "wavelength_nm", 1550.1234),
     ("wavelength_nm", 1640.0, "wavelength_nm", 1640.0),
-    ("power", 1e-5, "power_w", 1e-5),
+    ("power", 5e-5, "power_w", 5e-5),
     ("power", 0.0052, "power_w", 0.0052),
     ("power", 0.02, "power_w", 0.02),
     ("output", True, "emission", True),

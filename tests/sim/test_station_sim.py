@@ -25,8 +25,12 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_sim_profile_instruments_are_served_over_loopback_tcp():
     with station_module.load() as station:
-        for instrument in station.loaded_instruments():
-            assert instrument.visa_handle.resource_name.startswith("TCPIP0::127.0.0.1::")
+        servers = station.simulation.lab.servers
+        assert set(servers) == {i.name for i in station.loaded_instruments()}
+        for spec in station.spec.instruments:   # each on its own port, its unit's transport
+            address = str(spec.qcodes_config["address"])
+            assert "127.0.0.1" in address and str(servers[spec.name].port) in address, \
+                (spec.name, address)
         laser = station.instrument("excitation_laser", "node_b")
         laser.power(0.004)
         world = station.simulation.lab.world
@@ -86,7 +90,7 @@ def test_the_virtual_lab_is_registered_as_an_entry_point():
 
 def test_sim_serve_needs_a_profile_with_a_simulator():
     result = subprocess.run([sys.executable, "-m", "labctl.cli", "sim", "serve",
-                             "--profile", "twins"], cwd=REPO, capture_output=True, text=True,
+                             "--profile", "lab"], cwd=REPO, capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "names no simulator" in result.stderr
