@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from qcodes.instrument import InstrumentBase, InstrumentModule
 
 from drivers._serial_line import SerialLine, unit_config
-from labctl.errors import DriverError
+from labctl.errors import DriverError, TransportError
 from wire_formats import thorlabs_tc200 as tc
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,12 @@ class TC200Oven(InstrumentModule):
         try:
             reply = raw.decode("ascii")
         except UnicodeDecodeError:
-            raise DriverError(self.full_name, text, f"not ASCII: {raw[:40]!r}") from None
+            raise TransportError(self.full_name, text,   # garbled on the line: retried
+                                 f"not ASCII: {raw[:40]!r}") from None
         echo = text + "\r"
         if not reply.startswith(echo):
-            raise DriverError(self.full_name, text, f"reply does not echo the command: "
-                                                    f"{reply[:40]!r}")
+            raise TransportError(self.full_name, text, f"reply does not echo the command: "
+                                                       f"{reply[:40]!r}")
         body = reply[len(echo):-len(tc.REPLY_END)].strip("\r ")
         if tc.CMD_NOT_DEFINED in body:
             raise DriverError(self.full_name, text, tc.CMD_NOT_DEFINED)

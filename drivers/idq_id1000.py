@@ -506,8 +506,8 @@ class DataLinkClient:
         try:
             answer = json.loads(reply.decode("utf-8")) if reply.strip() else None
         except (UnicodeDecodeError, ValueError):
-            raise DriverError(self.requester.name, text,
-                              f"reply is not JSON: {reply[:24]!r}") from None
+            raise TransportError(self.requester.name, text,   # garbled: retried
+                                 f"reply is not JSON: {reply[:24]!r}") from None
         if isinstance(answer, dict) and answer.get("error"):
             error = answer["error"]
             description = error.get("description") if isinstance(error, dict) else error
@@ -540,8 +540,9 @@ class TimestampStream:
                 break
             try:
                 times, _ = decode_stream(frame)
-            except ValueError as error:
-                raise DriverError(name, f"stream of channel {self.channel}", str(error)) from None
+            except ValueError as error:   # a garbled frame: a transport fault, retried
+                raise TransportError(name, f"stream of channel {self.channel}",
+                                     str(error)) from None
             frames.append(times)
         return np.concatenate(frames) if frames else np.zeros(0, dtype=np.uint64)
 

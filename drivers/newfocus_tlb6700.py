@@ -319,7 +319,8 @@ class NewFocusTLB6700(Instrument):
             text = ""
         lines = [line for line in text.split("\r\n") if line]
         if not lines or not all(line.isprintable() for line in lines):
-            raise DriverError(self.name, command, f"unreadable reply {received!r}")
+            # garbled on the line, not a refusal: a transport fault the engine retries
+            raise TransportError(self.name, command, f"unreadable reply {received!r}")
         return lines[0]
 
     def write_raw(self, cmd: str) -> None:

@@ -56,8 +56,9 @@ log = logging.getLogger(__name__)
 FRAME_END = b"\x17"
 
 
-class EosReplyError(DriverError, ValueError):
-    """The Eos sent something that is not its protocol (a garbled or foreign reply)."""
+class EosReplyError(TransportError, ValueError):
+    """The Eos sent something that is not its protocol (a garbled or foreign reply): a
+    transport fault, which the engine retries after reconnecting."""
 
 
 class EosConnection:

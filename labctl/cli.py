@@ -1,8 +1,10 @@
 """The ``labctl`` command: human-readable output by default, ``--json`` for machines.
 
 Every command that takes a station defaults to ``stations/two_node.yaml`` and
-the ``sim`` profile, so nothing touches hardware unless a lab profile is named.
-Bad input ends with a one-line reason on stderr and exit status 2.
+the ``sim`` profile, so nothing touches hardware unless a lab profile is named;
+it starts its own virtual lab unless told to join a served one (``--join``).
+Bad input ends with a one-line reason on stderr and exit status 2, before
+anything is created.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import NoReturn
 
 from labctl import __version__
 from labctl.commands import certify, demo, keys, node, predict, report, runs, sim, station
+from labctl.commands.options import check_join, check_run_ids
 from labctl.errors import LabctlError
+from labctl.simulation import joining
 
 EXIT_BAD_INPUT = 2
 
@@ -56,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.handler(args))
+        check_run_ids(args)
+        check_join(args)
+        with joining(getattr(args, "join", False)):
+            return int(args.handler(args))
     except LabctlError as error:
         print(f"labctl: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

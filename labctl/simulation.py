@@ -12,19 +12,25 @@ TCP, the stand-in library for an instrument driven through a vendor's Python
 API), and the simulation's clock.
 
 A simulator that is already serving the station (``labctl sim serve``)
-announces itself in a discovery file; `attach` connects to it through its
-control port (`ControlClient`) instead of starting another.
+announces itself in a discovery file. A command joins it — connects through
+its control port (`ControlClient`) instead of starting its own — only when
+asked: ``--join`` on the command line (`joining`) or ``join: true`` in the
+profile (`SimulatedStation.join`); it then says on stderr which one it joined
+(`join_served`). Nobody silently shares another process's virtual lab.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +42,18 @@ from labctl.plugins import load_plugin
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "labctl.simulators"
+
+#: The longest wait one clock request (a control port's ``CLOCk:ADVance``, a node's
+#: ``clock sleep``) may ask for, s. The longest wait an experiment makes is one
+#: block (at most an hour) or an oven's settling (minutes); a day is ample, keeps a
+#: simulated clock finite and its float resolution far below a picosecond for
+#: years of requests, and keeps a wall clock from being parked for ages.
+MAX_CLOCK_REQUEST_S = 86400.0
+
+#: Whether commands in this context join a virtual lab another process serves
+#: (set only for the extent of a `joining` block, e.g. one ``--join`` command).
+_JOIN_REQUESTED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "labctl_join_requested", default=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,8 @@ class SimulatedStation:
     profile: str
     instruments: tuple[SimulatedInstrument, ...]
     world: Mapping[str, Any] = field(default_factory=dict)
+    #: use the virtual lab another process serves for this station (it must be there)
+    join: bool = False
 
     @property
     def key(self) -> str:
@@ -89,13 +109,36 @@ class Simulator(Protocol):
     """What an entry point of the ``labctl.simulators`` group provides."""
 
     def attach(self, station: SimulatedStation) -> SimulatorSession:
-        """Serve ``station`` (or connect to a server already serving it)."""
+        """Serve ``station`` (or, with ``station.join``, connect to the server serving it)."""
 
 
 def find_simulator(name: str) -> Simulator:
     """The simulator registered under ``name``; `LabctlError` naming the known ones."""
     simulator: Simulator = load_plugin(ENTRY_POINT_GROUP, name, "simulator")
     return simulator
+
+
+def check_simulated(name: str, station: SimulatedStation) -> None:
+    """Let simulator ``name`` refuse a station it cannot simulate (e.g. a bad ``world:``),
+    without serving anything: its optional ``check(station)`` raises `StationError`."""
+    check = getattr(find_simulator(name), "check", None)
+    if callable(check):
+        check(station)
+
+
+@contextlib.contextmanager
+def joining(enabled: bool = True) -> Iterator[None]:
+    """Within this block, stations join the virtual lab another process serves."""
+    token = _JOIN_REQUESTED.set(enabled)
+    try:
+        yield
+    finally:
+        _JOIN_REQUESTED.reset(token)
+
+
+def join_requested() -> bool:
+    """Was joining asked for in this context (`joining`)?"""
+    return _JOIN_REQUESTED.get()
 
 
 def runtime_dir() -> Path:
@@ -140,6 +183,48 @@ def discover(station: SimulatedStation) -> dict[str, Any] | None:
     return payload
 
 
+def served_announcement(station: SimulatedStation) -> dict[str, Any]:
+    """The announcement of the live server for ``station``; `LabctlError` if none serves it."""
+    announcement = discover(station)
+    if announcement is None:
+        raise LabctlError(f"no virtual lab serves {station.path} profile '{station.profile}' "
+                          f"to join (start one with: labctl sim serve {station.path} "
+                          f"--profile {station.profile})")
+    return announcement
+
+
+def join_served(station: SimulatedStation) -> RemoteSession:
+    """Join the virtual lab another process serves for ``station``; say which (a warning).
+
+    `LabctlError` when none serves it (joining was asked for: never start one instead).
+    """
+    announcement = served_announcement(station)
+    if announcement.get("pid") != os.getpid():   # one's own lab is not shared with anyone
+        say_joined(announcement)
+    return RemoteSession(announcement["addresses"],
+                         ControlClient(int(announcement["control_port"])),
+                         announcement.get("init") or {})
+
+
+def say_joined(announcement: Mapping[str, Any]) -> None:
+    """One line (a warning: the world is shared) naming the virtual lab being joined."""
+    log.warning("joined the virtual lab of pid %s serving %s profile '%s' (control port %s)",
+                announcement.get("pid"), announcement.get("station"),
+                announcement.get("profile"), announcement.get("control_port"))
+
+
+def check_clock_request(seconds: float) -> float:
+    """``seconds`` as a float if one clock request may ask for it; `ValueError` otherwise."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ValueError(f"a clock request needs a number of seconds, not {seconds!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= MAX_CLOCK_REQUEST_S):
+        raise ValueError(f"a clock request must be within [0, {MAX_CLOCK_REQUEST_S:g}] s, "
+                         f"got {seconds!r}")
+    return value
+
+
 class ControlClient:
     """Talks to a virtual lab's control port (SCPI over TCP): clock and faults."""
 
@@ -170,9 +255,7 @@ class ControlClient:
         return float(self._exchange("CLOCk:TIME?", reply=True))
 
     def sleep(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"cannot sleep a negative time ({seconds} s)")
-        self._exchange(f"CLOCk:ADVance {seconds!r}", reply=False)
+        self._exchange(f"CLOCk:ADVance {check_clock_request(seconds)!r}", reply=False)
 
     def set_fault(self, instrument: str, kind: str, value: float = 0.0) -> None:
         self._exchange(f'FAULt:SET "{instrument}",{kind},{value!r}', reply=False)

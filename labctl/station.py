@@ -17,7 +17,14 @@ A labctl station file is a QCoDeS station file (``instruments:`` with
 - ``remote: tcp://host:port`` (or ``{address: .., keys: DIR}``) says the
   instrument is served by ``labctl node serve`` on another PC: it is loaded
   as a proxy with the same parameters (see `labctl.remote`), and a profile
-  may give each lab its own address.
+  may give each lab its own address;
+- a simulated profile's ``join: true`` makes every command use the virtual lab
+  ``labctl sim serve`` already serves for it (as ``--join`` does for one
+  command); without it a command starts its own.
+
+A key given twice in one mapping (e.g. two instruments of one name) is refused,
+naming the key and both lines; a simulated profile's ``world:`` is checked by
+its simulator on load.
 
 Every mistake is reported as a `StationError` naming the file, the instrument
 and the key, before any instrument is contacted where that is possible.
@@ -66,7 +73,9 @@ from labctl.simulation import (
     SimulatedInstrument,
     SimulatedStation,
     SimulatorSession,
+    check_simulated,
     find_simulator,
+    join_requested,
 )
 
 if TYPE_CHECKING:
@@ -87,7 +96,7 @@ _QCODES_KEYS = {"type", "address", "port", "init", "parameters", "add_parameters
                 "enable_forced_reconnect"}
 _LABCTL_KEYS = {"node", "role", "safety_limits", "description", "wiring", "remote", "adapter"}
 _INSTRUMENT_KEYS = _QCODES_KEYS | _LABCTL_KEYS
-_PROFILE_KEYS = {"description", "instruments", "simulator", "world"}
+_PROFILE_KEYS = {"description", "instruments", "simulator", "world", "join"}
 _PROFILE_INSTRUMENT_KEYS = {"type", "adapter", "address", "port", "init", "parameters",
                             "safety_limits", "wiring", "remote"}
 #: Keys that configure a local connection; a remote instrument's node has them instead.
@@ -138,6 +147,8 @@ class StationSpec:
     instruments: tuple[InstrumentSpec, ...] = field(default_factory=tuple)
     simulator: str | None = None
     world: dict[str, Any] = field(default_factory=dict)
+    #: join the virtual lab another process serves for this profile (``join: true``)
+    join: bool = False
 
     def qcodes_yaml(self) -> str:
         """The profile's instruments as a plain QCoDeS station YAML document."""
@@ -410,6 +421,13 @@ def read_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> StationSpec:
         raise StationError(where, f"simulator must be a name, not {simulator!r}",
                            key=f"profiles.{profile}.simulator")
     world = _mapping(where, None, f"profiles.{profile}.world", overlay.get("world") or {})
+    join = overlay.get("join", False)
+    if not isinstance(join, bool):
+        raise StationError(where, f"join must be true or false, not {join!r}",
+                           key=f"profiles.{profile}.join")
+    if join and simulator is None:
+        raise StationError(where, "join: true needs a profile that names a simulator (there "
+                                  "is no virtual lab to join)", key=f"profiles.{profile}.join")
     for name in overlay_instruments:
         if name not in instruments:
             raise StationError(where, f"profile '{profile}' configures an instrument the "
@@ -422,15 +440,20 @@ def read_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> StationSpec:
     _check_unique_roles(where, specs)
     for spec in specs:
         _check_role(where, spec)
-    return StationSpec(path=path, profile=profile, profiles=tuple(profiles),
-                       description=str(document.get("description", "")),
-                       instruments=specs, simulator=simulator, world=dict(world))
+    station = StationSpec(path=path, profile=profile, profiles=tuple(profiles),
+                          description=str(document.get("description", "")),
+                          instruments=specs, simulator=simulator, world=dict(world), join=join)
+    if simulator is not None:   # e.g. a world it cannot simulate: refused before anything
+        check_simulated(simulator, simulated_station(station))
+    return station
 
 
 def simulated_station(spec: StationSpec) -> SimulatedStation:
-    """What the simulator needs: instruments by driver type, node and role; the world."""
+    """What the simulator needs: instruments by driver type, node and role; the world;
+    whether to join a served lab (``join: true``, or `labctl.simulation.joining`)."""
     return SimulatedStation(
         path=spec.path, profile=spec.profile, world=spec.world,
+        join=spec.join or join_requested(),
         instruments=tuple(SimulatedInstrument(
             name=s.name, driver=f"{s.driver.__module__}.{s.driver.__qualname__}",
             node=s.node, role=s.role, init=dict(s.qcodes_config.get("init") or {}),
@@ -472,7 +495,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise StationError(where, f"cannot read station file: {error.strerror}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)   # a SafeLoader
+    except _DuplicateKey as error:
+        raise StationError(where, str(error)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -482,6 +507,40 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise StationError(where, "a station file must be a mapping with an "
                                   "'instruments' section")
     return document
+
+
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping names one key twice (YAML says keys are unique; PyYAML keeps the last)."""
+
+    def __init__(self, key: str, first_line: int, second_line: int) -> None:
+        super().__init__(key, first_line, second_line)
+        self.key = key
+        self.first_line = first_line
+        self.second_line = second_line
+
+    def __str__(self) -> str:
+        return (f"duplicate key '{self.key}' at lines {self.first_line} and "
+                f"{self.second_line} (each key must be unique in its mapping)")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing a mapping that repeats a key."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:   # its own keys: those of a ``<<`` merge may be overridden
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:   # an unhashable key: SafeLoader's own error follows
+                continue
+            if first is not None:
+                raise _DuplicateKey(str(key), first, line)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _instrument_spec(where: str, name: str, entry: Any, overlay: Any,

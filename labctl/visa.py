@@ -3,7 +3,9 @@
 Every labctl driver is a QCoDeS `VisaInstrument`. `ScpiErrorQueueMixin` adds
 what the drivers of a quantum-network station all need and QCoDeS leaves to
 each driver: after every write the instrument's error queue (``SYST:ERR?``)
-is read and a non-zero entry raises `DriverError(command, reply)`, and
+is read and a non-zero entry raises `DriverError(command, reply)` (a reply that
+is no error-queue entry at all, garbled on the line, raises `TransportError`:
+the engine reconnects and retries it as it does a timeout), and
 IEEE-488.2 definite-length binary blocks are sent and received through
 pyvisa's own block codec. The mixin also wraps drivers QCoDeS already ships
 (see ``drivers/rs_sgs100a.py``).
@@ -20,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from qcodes.instrument import VisaInstrument
 
-from labctl.errors import DriverError
+from labctl.errors import DriverError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ _ERROR_REPLY = re.compile(r"^\s*([+-]?\d+)\s*(?:,\s*(.*))?$", re.DOTALL)
 BLOCK_CHUNK_BYTES = 1 << 20
 #: At most this many entries are drained from an error queue after a refusal.
 MAX_DRAINED_ERRORS = 32
+#: How `drain_errors` names an entry that was no error-queue reply at all.
+UNPARSEABLE = "unparseable error-queue reply"
 
 
 def parse_error_reply(reply: str) -> int:
@@ -56,7 +60,7 @@ def drain_errors(next_entry: Callable[[], str]) -> list[str]:
         try:
             code = parse_error_reply(reply)
         except ValueError:
-            entries.append(f"unparseable error-queue reply {reply!r}")
+            entries.append(f"{UNPARSEABLE} {reply!r}")
             break
         if code == 0:
             break
@@ -81,9 +85,17 @@ class ScpiErrorQueueMixin:
         """Raise `DriverError` if the instrument queued an error for ``command``.
 
         Only writes are checked: a command ending in ``?`` must go through
-        ``ask``, or its reply would be read as the error-queue entry.
+        ``ask``, or its reply would be read as the error-queue entry. A reply
+        that is no entry (garbled, or not text) raises `TransportError`.
         """
-        entries = self.drain_error_queue()
+        try:
+            entries = self.drain_error_queue()
+        except UnicodeDecodeError as error:
+            raise TransportError(self.name, command,  # type: ignore[attr-defined]
+                                 f"{UNPARSEABLE}: {error}") from None
+        garbled = [entry for entry in entries if entry.startswith(UNPARSEABLE)]
+        if garbled:
+            raise TransportError(self.name, command, garbled[0])  # type: ignore[attr-defined]
         if entries:
             self._refuse(command, entries)
 

@@ -7,14 +7,17 @@ emulator for each driver type, serves each on a free ``127.0.0.1`` port
 injection (`ControlEmulator`, spoken by `labctl.simulation.ControlClient`).
 
 It registers as the ``virtual_lab`` simulator (entry point group
-``labctl.simulators``): `SIMULATOR.attach` serves a station in-process — or
-connects to a ``labctl sim serve`` already serving it — and
+``labctl.simulators``): `SIMULATOR.attach` serves a station in-process — or,
+only when the station asks to join (``--join``, ``join: true``), connects to
+the ``labctl sim serve`` already serving it — `SIMULATOR.check` refuses a
+station it could not simulate without serving anything, and
 `SIMULATOR.serve` runs one in the foreground.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,13 +27,12 @@ from labctl.clock import Clock
 from labctl.errors import LabctlError, StationError
 from labctl.pulses.wiring import AwgWiring, parse_wiring
 from labctl.simulation import (
-    ControlClient,
-    RemoteSession,
+    MAX_CLOCK_REQUEST_S,
     SimulatedInstrument,
     SimulatedStation,
     SimulatorSession,
     announce,
-    discover,
+    join_served,
 )
 from sim_instruments.emulators.idq_datalink import ID1000Servers
 from sim_instruments.emulators.idq_id1000 import IDQID1000Emulator
@@ -57,6 +59,7 @@ from sim_instruments.world import World, WorldConfig
 from sim_instruments.world_state import (
     FAULT_KINDS,
     Fault,
+    FaultKind,
     HeraldingState,
     LaserState,
     NodeState,
@@ -68,6 +71,9 @@ log = logging.getLogger(__name__)
 
 #: Roles that belong to a node (everything else is the heralding station's).
 NODE_ROLES = ("excitation_laser", "awg", "mw_source", "frequency_converter")
+#: Longest injected ``latency``, s (wall time per reply). Longer is an instrument that
+#: stops answering: inject ``silent`` for that.
+MAX_FAULT_LATENCY_S = 600.0
 
 EmulatorFactory = Callable[[World, SimulatedInstrument], Any]
 
@@ -218,7 +224,8 @@ class ControlEmulator(ScpiEmulator):
         self.lab = lab
         clock = lab.world.state.clock
         self.register("CLOCk:TIME?", lambda c: repr(clock.now()))
-        self.register("CLOCk:ADVance", lambda c: _none(clock.advance(parse_number(c.text(), 0))))
+        self.register("CLOCk:ADVance", lambda c: _none(clock.advance(
+            parse_number(c.text(), 0, MAX_CLOCK_REQUEST_S))))
         self.register("FAULt:SET", self._set_fault)
         self.register("FAULt:CLEar", self._clear)
         self.register("FAULt:LIST?", lambda c: ";".join(
@@ -313,26 +320,17 @@ class VirtualLab:
 
     def set_fault(self, name: str, kind: str, value: float = 0.0) -> None:
         """Inject a fault into one instrument (see `sim_instruments.world_state.Fault`)."""
-        instrument = self._instruments.get(name)
-        if instrument is None:
-            raise LabctlError(f"no instrument '{name}' in the virtual lab "
-                              f"(known: {', '.join(sorted(self._instruments))})")
-        if kind not in FAULT_KINDS:
-            raise LabctlError(f"unknown fault '{kind}' (known: {', '.join(FAULT_KINDS)})")
+        instrument, fault_kind = check_fault(self.station, name, kind, value)
         with self.world.state.lock:
-            if kind == "unlock":
-                if "laser" not in (instrument.role or ""):
-                    raise LabctlError(f"'{name}' is not a laser; only lasers can unlock")
+            if fault_kind == "unlock":
                 _laser(self.world, instrument).locked = False
-            elif kind == "latch":
-                if instrument.role != "snspd":
-                    raise LabctlError(f"'{name}' is not an SNSPD controller; only SNSPDs latch")
+            elif fault_kind == "latch":
                 channel = int(value) if value else 1
                 channels = self.world.state.heralding.snspd
                 if not 1 <= channel <= len(channels):
                     raise LabctlError(f"SNSPD channel {channel} does not exist")
                 channels[channel - 1].latched = True
-            self.world.state.faults[name] = Fault(kind, value)
+            self.world.state.faults[name] = Fault(fault_kind, value)
 
     def clear_faults(self, name: str | None = None) -> None:
         """Remove injected faults (transport faults stop; a lost lock is regained)."""
@@ -366,6 +364,36 @@ class LocalSession:
         self.lab.stop()
 
 
+def check_fault(station: SimulatedStation, name: str, kind: str,
+                value: float) -> tuple[SimulatedInstrument, FaultKind]:
+    """The instrument a fault goes to and its kind, if the fault suits it; `LabctlError`
+    saying why not.
+
+    ``latency`` takes seconds within [0, `MAX_FAULT_LATENCY_S`]; ``latch`` an SNSPD
+    channel number (0: the first); ``unlock`` only a laser, ``latch`` only an SNSPD
+    controller; the other kinds ignore their (finite) value.
+    """
+    instrument = next((i for i in station.instruments if i.name == name), None)
+    if instrument is None:
+        raise LabctlError(f"no instrument '{name}' in the virtual lab "
+                          f"(known: {', '.join(sorted(i.name for i in station.instruments))})")
+    if kind not in FAULT_KINDS:
+        raise LabctlError(f"unknown fault '{kind}' (known: {', '.join(FAULT_KINDS)})")
+    if not math.isfinite(value):
+        raise LabctlError(f"fault {name}:{kind}: value must be a finite number, got {value!r}")
+    if kind == "latency" and not 0.0 <= value <= MAX_FAULT_LATENCY_S:
+        raise LabctlError(f"fault {name}:latency: seconds must be within "
+                          f"[0, {MAX_FAULT_LATENCY_S:g}], got {value!r} (an instrument that "
+                          "never answers: 'silent')")
+    if kind == "latch" and not (value >= 0 and value == int(value)):
+        raise LabctlError(f"fault {name}:latch: value is an SNSPD channel number, got {value!r}")
+    if kind == "unlock" and "laser" not in (instrument.role or ""):
+        raise LabctlError(f"'{name}' is not a laser; only lasers can unlock")
+    if kind == "latch" and instrument.role != "snspd":
+        raise LabctlError(f"'{name}' is not an SNSPD controller; only SNSPDs latch")
+    return instrument, kind
+
+
 def parse_fault(text: str) -> tuple[str, str, float]:
     """``NAME:KIND[:VALUE]`` (e.g. ``node_a_laser:unlock``, ``herald_tagger:latency:0.5``)."""
     parts = text.split(":")
@@ -383,22 +411,29 @@ class VirtualLabSimulator:
     """The ``virtual_lab`` entry point: serve in-process, or join a running server."""
 
     def attach(self, station: SimulatedStation) -> SimulatorSession:
-        announcement = discover(station)
-        if announcement is not None:
-            log.info("using the virtual lab already serving %s", station.path)
-            return RemoteSession(announcement["addresses"],
-                                 ControlClient(int(announcement["control_port"])),
-                                 announcement.get("init") or {})
+        """A lab of this process's own, or — only when ``station.join`` — the served one."""
+        if station.join:
+            return join_served(station)
         return LocalSession(VirtualLab(station).start())
+
+    def check(self, station: SimulatedStation) -> None:
+        """Refuse (`StationError`) a station whose world or wiring cannot be simulated."""
+        build_world(station)
 
     def serve(self, station: SimulatedStation, faults: Iterable[str],
               ready: Callable[[Mapping[str, str], int], None],
               stop: threading.Event) -> None:
-        """Serve in the foreground until ``stop`` is set; announce for other processes."""
+        """Serve in the foreground until ``stop`` is set; announce for other processes.
+
+        Every fault is checked before anything is served.
+        """
+        injected = [parse_fault(text) for text in faults]
+        for fault in injected:
+            check_fault(station, *fault)
         lab = VirtualLab(station).start()
         try:
-            for text in faults:
-                lab.set_fault(*parse_fault(text))
+            for fault in injected:
+                lab.set_fault(*fault)
             assert lab.control is not None
             path = announce(station, lab.addresses, lab.control.port, lab.init_overrides)
             ready(lab.addresses, lab.control.port)

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from labctl.physics import checks
 from labctl.physics.detector import Detector
 from labctl.physics.emitter import Emitter, Readout
 from labctl.physics.link import LinkParameters
@@ -88,29 +89,84 @@ class WorldConfig:
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, Any]) -> WorldConfig:
-        """From the station file's ``world:`` section; `ValueError` names an unknown key."""
+        """From the station file's ``world:`` section; `ValueError` names the bad key."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(mapping) - known
         if unknown:
             raise ValueError(f"unknown world key(s): {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(sorted(known))})")
+        defaults = cls()
         values = dict(mapping)
-        for name in ("emitter", "detector", "converter", "memory"):
-            if name in values and isinstance(values[name], dict):
-                values[name] = dataclasses.replace(getattr(cls(), name), **values[name])
+        for name in _NESTED:
+            if name in values:
+                nested = values[name]
+                if not isinstance(nested, dict):
+                    raise ValueError(f"{name} must be a mapping of its parameters, "
+                                     f"not {nested!r}")
+                _check_numbers(getattr(defaults, name), nested, f"{name}.")
+                try:
+                    values[name] = dataclasses.replace(getattr(defaults, name), **nested)
+                except TypeError:   # a key the parameter set does not have
+                    fields = sorted(f.name for f in dataclasses.fields(getattr(defaults, name)))
+                    raise ValueError(f"{name}: unknown key(s) "
+                                     f"{', '.join(sorted(set(nested) - set(fields)))} "
+                                     f"(known: {', '.join(fields)})") from None
+        _check_numbers(defaults, {k: v for k, v in values.items() if k not in _NESTED}, "")
         config = cls(**values)
-        preset(config.preset)  # refuses unknown presets
-        if config.visibility is not None and not 0.0 <= config.visibility <= 1.0:
-            raise ValueError(f"visibility must be within [0, 1], got {config.visibility}")
-        if config.phase_noise_deg is not None and not config.phase_noise_deg >= 0.0:
-            raise ValueError(f"phase_noise_deg must not be negative, got {config.phase_noise_deg}")
+        config._check()
         return config
+
+    def _check(self) -> None:
+        """Ranges of the link's own constants (the parameter sets check theirs)."""
+        if not isinstance(self.preset, str):
+            raise ValueError(f"preset must be a name, not {self.preset!r}")
+        preset(self.preset)  # refuses unknown presets
+        if self.visibility is not None:
+            _check_number("visibility", self.visibility)
+            checks.probability("visibility", self.visibility)
+        if self.phase_noise_deg is not None:
+            _check_number("phase_noise_deg", self.phase_noise_deg)
+            checks.non_negative("phase_noise_deg", self.phase_noise_deg)
+        for name in ("fibre_km", "fibre_loss_db_per_km", "optical_delay_s",
+                     "readout_photons_bright", "readout_photons_dark"):
+            checks.non_negative(name, getattr(self, name))
+        for name in ("emitter_wavelength_nm", "emitter_linewidth_hz", "excitation_pi_power_w",
+                     "excitation_pi_duration_s", "converted_wavelength_nm",
+                     "spin_frequency_hz", "rabi_hz_at_reference"):
+            checks.positive(name, getattr(self, name))
+        checks.finite("rabi_reference_dbm", self.rabi_reference_dbm)
+        checks.probability("reference_photon_fraction", self.reference_photon_fraction)
+        if not isinstance(self.path_delay_s, dict):
+            raise ValueError(f"path_delay_s must map paths to seconds, not {self.path_delay_s!r}")
+        for path, delay in self.path_delay_s.items():
+            _check_number(f"path_delay_s.{path}", delay)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or \
+                not 0 <= self.seed < 2**64:
+            raise ValueError(f"seed must be an integer within [0, 2**64), got {self.seed!r}")
 
     @property
     def readout(self) -> Readout:
         """Spin-readout fidelities implied by the photon numbers (≥ 1 photon = bright)."""
         return Readout(1 - math.exp(-self.readout_photons_bright),
                        math.exp(-self.readout_photons_dark))
+
+
+#: The ``world:`` keys that are whole parameter sets (a mapping of their fields).
+_NESTED = ("emitter", "detector", "converter", "memory")
+
+
+def _check_number(key: str, value: Any) -> None:
+    """A real, finite number (not a bool, not a string of digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number, not {value!r}")
+    checks.finite(key, value)
+
+
+def _check_numbers(defaults: Any, values: dict[str, Any], prefix: str) -> None:
+    """Each value given for a field whose default is a float must be a finite number."""
+    for key, value in values.items():
+        if isinstance(getattr(defaults, key, None), float) and value is not None:
+            _check_number(f"{prefix}{key}", value)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ with 95 % confidence intervals, the thresholds and the margin. Exit status
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from labctl.commands.options import add_data_dir_option, add_station_options
 from labctl.commands.output import print_json
 from labctl.data.archive import Archive
 from labctl.data.location import data_root
+from labctl.engine.experiment import MAX_SETTING_INT
 from labctl.engine.runner import Engine
 from labctl.errors import LabctlError
 from labctl.stages import DEFAULT_ROUNDS, STAGES, certify, highest_stage
@@ -61,8 +63,10 @@ def run_certification(args: argparse.Namespace) -> int:
     spec = station_module.read_spec(args.station, args.profile)   # a broken station: first
     if args.rounds < 1:
         raise LabctlError(f"--rounds must be at least 1, got {args.rounds}")
-    if args.reuse_hours < 0:
-        raise LabctlError(f"--reuse-hours must not be negative, got {args.reuse_hours}")
+    if args.rounds > MAX_SETTING_INT:
+        raise LabctlError(f"--rounds must be at most {MAX_SETTING_INT}, got {args.rounds}")
+    if not (math.isfinite(args.reuse_hours) and args.reuse_hours >= 0):
+        raise LabctlError(f"--reuse-hours must be a non-negative number, got {args.reuse_hours}")
     fibre_km = args.fibre_km if args.fibre_km is not None else float(
         spec.world.get("fibre_km", 0.0))
     settings = BatterySettings(protocol=args.protocol, alpha=args.alpha,

@@ -1,7 +1,8 @@
 """``labctl demo``: a whole simulated link bring-up, from calibrations to the certified stage.
 
 Starts the station's virtual lab once (every run joins the same world, as
-runs in a lab share one set of instruments), then runs the steps of a plan
+runs in a lab share one set of instruments; with ``--join``, the one ``labctl
+sim serve`` already serves), then runs the steps of a plan
 (`labctl.plans`; the project's ``demo`` plan: the calibrations, the α sweep,
 heralded entanglement, the Bell test, the memory benchmarks), each through
 the engine with its progress bar and archived; certifies the link
@@ -29,7 +30,7 @@ from labctl.data.location import data_root
 from labctl.engine.runner import Engine
 from labctl.errors import LabctlError
 from labctl.plans import find_plan
-from labctl.simulation import find_simulator
+from labctl.simulation import find_simulator, join_served, joining
 from labctl.stages import DEFAULT_ROUNDS
 from labctl.station import StationSpec
 
@@ -63,7 +64,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         archive.reconcile()
         engine = Engine(archive, progress=True)
-        with served(spec) as addresses:
+        with (joined(spec) if args.join else served(spec)) as addresses, joining():
             _say(f"virtual two-node link up: {len(addresses)} instruments on loopback TCP "
                  f"({spec.path}, profile {spec.profile})")
             for step in plan.steps:
@@ -85,6 +86,16 @@ def run_demo(args: argparse.Namespace) -> int:
         archive.close()
     _print_summary(certification, report)
     return 0
+
+
+@contextmanager
+def joined(spec: StationSpec) -> Iterator[Mapping[str, str]]:
+    """The virtual lab another process serves for the station (``--join``)."""
+    session = join_served(station_module.simulated_station(spec))
+    try:
+        yield session.addresses
+    finally:
+        session.close()
 
 
 @contextmanager

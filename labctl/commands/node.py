@@ -29,7 +29,7 @@ from labctl.remote.address import BadRemote, parse_remote
 from labctl.remote.keys import ServerKeys
 from labctl.remote.nodes import RemoteNodes
 from labctl.remote.protocol import Limits
-from labctl.simulation import announce, discover
+from labctl.simulation import announce, discover, joining, say_joined
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -88,7 +88,8 @@ def serve_node(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        with station_module.load(args.station, args.profile) as station:
+        with joining(joined is not None), station_module.load(args.station,
+                                                              args.profile) as station:
             server = NodeServer(station, options)
             try:
                 server.start()
@@ -103,6 +104,8 @@ def serve_node(args: argparse.Namespace) -> int:
 
 
 def node_status(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise LabctlError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     try:
         remote = parse_remote({"address": args.address, **({"keys": args.keys}
                                                           if args.keys else {})}, Path.cwd())
@@ -161,6 +164,7 @@ def _join_sim_lab(spec: station_module.StationSpec, lab_path: str) -> Path:
     if missing:
         raise LabctlError(f"--sim-lab: the virtual lab of {lab_path} serves no "
                           f"{', '.join(missing)} (a node's instruments keep their names)")
+    say_joined(announcement)
     return announce(station_module.simulated_station(spec), addresses,
                     int(announcement["control_port"]), announcement.get("init") or {})
 

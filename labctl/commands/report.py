@@ -14,6 +14,7 @@ from labctl.commands.options import add_data_dir_option
 from labctl.commands.output import print_json
 from labctl.data.archive import Archive
 from labctl.data.location import data_root
+from labctl.errors import LabctlError
 from labctl.report.certification import load_certification
 from labctl.report.html import write_report
 
@@ -40,6 +41,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 def make_report(args: argparse.Namespace) -> int:
     certification = (load_certification(args.certification)
                      if args.certification is not None else None)   # refuse it before anything
+    if not args.run_ids and certification is None:   # before the archive is opened
+        raise LabctlError("nothing to report: give run ids or a certification")
     archive = Archive(data_root(args.data_dir))
     try:
         archive.reconcile()

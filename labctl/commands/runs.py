@@ -3,6 +3,11 @@
 ``run`` checks the experiment name and every ``--set`` before anything is
 started or archived (bad input: one line, exit 2). Exit status of ``run``
 and ``resume``: 0 completed, 1 failed, 130 interrupted.
+
+``runs``, ``show`` and ``export`` only read: they open the archive read-only
+(so they work on a read-only copy or mount, and never wait for a writer's
+lock); ``run``, ``resume`` and ``fit`` write, and on a read-only archive are
+refused in one line before anything starts.
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     export.add_argument("path", help="the .nc file (or a folder for run-<id>.nc)")
     export.add_argument("--no-arrays", action="store_true",
                         help="block values only, without the raw arrays")
+    export.add_argument("--force", action="store_true",
+                        help="replace the file if it exists (else it is refused)")
     add_data_dir_option(export)
     export.set_defaults(handler=export_run)
 
@@ -77,13 +84,16 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 def run_experiment(args: argparse.Namespace) -> int:
     experiment_type = find_experiment(args.experiment)
     config = parse_settings(experiment_type.config_type, args.settings)
-    station_module.read_spec(args.station, args.profile)   # a broken station: before anything
+    experiment = experiment_type(config)
+    # a broken station file or a setting it cannot take: refused before anything is created
+    experiment.check_station(station_module.read_spec(args.station, args.profile))
     if args.retries < 0:
         raise LabctlError(f"--retries must not be negative, got {args.retries}")
     archive = Archive(data_root(args.data_dir))
     try:
+        archive.check_writable("cannot start a run")
         outcome = Engine(archive, retries=args.retries).start(
-            experiment_type(config), args.station, args.profile)
+            experiment, args.station, args.profile)
     finally:
         archive.close()
     return _report(outcome, args.json)
@@ -92,6 +102,7 @@ def run_experiment(args: argparse.Namespace) -> int:
 def resume_run(args: argparse.Namespace) -> int:
     archive = Archive(data_root(args.data_dir))
     try:
+        archive.check_writable(f"cannot resume run {args.run_id}")
         archive.reconcile()
         outcome = Engine(archive, retries=args.retries).resume(args.run_id)
     finally:
@@ -100,9 +111,8 @@ def resume_run(args: argparse.Namespace) -> int:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    archive = Archive(data_root(args.data_dir))
+    archive = Archive(data_root(args.data_dir), read_only=True)
     try:
-        archive.reconcile()
         runs = archive.runs()
     finally:
         archive.close()
@@ -117,9 +127,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_run(args: argparse.Namespace) -> int:
-    archive = Archive(data_root(args.data_dir))
+    archive = Archive(data_root(args.data_dir), read_only=True)
     try:
-        archive.reconcile()
         info = archive.info(args.run_id)
         try:
             data, result = analyze_run(archive, args.run_id)
@@ -143,6 +152,7 @@ def show_run(args: argparse.Namespace) -> int:
 def fit_run(args: argparse.Namespace) -> int:
     archive = Archive(data_root(args.data_dir))
     try:
+        archive.check_writable(f"cannot save the plot of run {args.run_id}")
         data, result = analyze_run(archive, args.run_id)
         plot = save_plot(find_experiment(data.info.experiment), archive, data, result)
     except (ValueError, ZeroDivisionError) as error:
@@ -160,10 +170,11 @@ def fit_run(args: argparse.Namespace) -> int:
 
 
 def export_run(args: argparse.Namespace) -> int:
-    archive = Archive(data_root(args.data_dir))
+    archive = Archive(data_root(args.data_dir), read_only=True)
     try:
         written = archive.export_netcdf(args.run_id, Path(args.path),
-                                        include_arrays=not args.no_arrays)
+                                        include_arrays=not args.no_arrays,
+                                        overwrite=args.force)
     finally:
         archive.close()
     print(written)

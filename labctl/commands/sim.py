@@ -1,9 +1,11 @@
 """``labctl sim serve STATION``: run a station's simulator in the foreground.
 
 Prints the VISA resource address of every instrument, one per line, then
-serves until interrupted (Ctrl-C or SIGTERM). While it runs, every other
-``labctl`` command using the same station and profile connects to it
-instead of starting its own.
+serves until interrupted (Ctrl-C or SIGTERM). While it runs, a ``labctl``
+command using the same station and profile connects to it — instead of
+starting its own — when asked: ``--join`` (or ``join: true`` in the
+profile); it says which lab it joined. Every ``--fault`` is checked before
+anything is served.
 """
 
 from __future__ import annotations
@@ -113,7 +115,11 @@ def write_lab_profile(args: argparse.Namespace) -> int:
         "instruments": instruments}
     out = Path(args.out)
     temporary = out.with_name(out.name + ".tmp")
-    temporary.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    temporary.replace(out)
+    try:
+        temporary.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        temporary.replace(out)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise LabctlError(f"--out {out}: cannot write it: {error.strerror or error}") from None
     print(f"{out}: profile '{args.name}' ({len(instruments)} instruments)")
     return 0

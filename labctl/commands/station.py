@@ -7,12 +7,14 @@ from typing import Any
 
 from labctl import contact
 from labctl import station as station_module
+from labctl.commands.options import add_join_option
 from labctl.commands.output import format_value, print_json, table
 from labctl.summary import station_summary
 
 
 def add_station_options(parser: argparse.ArgumentParser, positional: bool = True) -> None:
-    """``STATION`` (default: the two-node station), ``--profile`` (default: sim), ``--json``."""
+    """``STATION`` (default: the two-node station), ``--profile`` (default: sim), ``--json``,
+    ``--join``."""
     default = str(station_module.DEFAULT_STATION)
     if positional:
         parser.add_argument("station", nargs="?", default=default,
@@ -24,6 +26,7 @@ def add_station_options(parser: argparse.ArgumentParser, positional: bool = True
                         help="profile of the station file (default: %(default)s, "
                              "the simulated station)")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    add_join_option(parser)
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

@@ -9,6 +9,8 @@
 - `labctl.data.chunks`: the raw store, one fsync-ed, renamed, sha256-checked
   ``.npz`` file per block, readable with plain numpy.
 - `labctl.data.liveness`: whether the process writing a run is still alive.
+- `labctl.data.locking`: bounded waits for a neighbour's write lock, and who holds it.
+- `labctl.data.storage`: the one-line refusals of a read-only, full or locked archive.
 - `labctl.data.export`: a run as an xarray dataset / netCDF4 file.
 
 Nothing is imported here, so importing a submodule stays cheap.

@@ -23,6 +23,19 @@ block in flight; whatever it leaves behind has no index row and is ignored.
 
 Every connection is explicit: nothing here reads or sets QCoDeS's global
 ``db_location``. A connection belongs to the thread that opened the archive.
+
+Neighbours (`labctl.data.locking`, `labctl.data.storage`): several processes
+may write one archive; each write transaction takes the write lock first and
+waits for it up to ``lock_wait`` seconds, then says who holds it. An archive
+whose folder or database this process cannot write, or one opened with
+``read_only=True``, is read through a read-only SQLite connection
+(``mode=ro``; ``immutable=1`` when no connection is open and the WAL is empty,
+so nothing is created) and refuses every write in one line; runs whose writer
+is gone then show as interrupted without being marked so. A full disk ends the
+write in progress with `ArchiveFull` ("no space left on <path>"), rolled back
+or removed; each writer keeps a small reserve file in its run's folder that it
+gives back then, so that the run's end (``failed`` and why) can still be
+committed.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,6 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
+from urllib.parse import quote
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,7 +63,7 @@ from qcodes.dataset import (
     new_data_set,
 )
 from qcodes.dataset.data_set import DataSet
-from qcodes.dataset.sqlite.connection import AtomicConnection, atomic
+from qcodes.dataset.sqlite.connection import AtomicConnection
 from qcodes.dataset.sqlite.database import set_journal_mode
 from qcodes.parameters import ParamSpecBase
 from qcodes.utils import NumpyJSONEncoder
@@ -56,7 +71,18 @@ from qcodes.utils import NumpyJSONEncoder
 from labctl.data.chunks import ChunkRecord, ChunkStore
 from labctl.data.export import run_to_xarray, write_netcdf
 from labctl.data.liveness import Liveness, ProcessIdentity, current_process, liveness
+from labctl.data.locking import LOCK_WAIT_S, begin_immediate, with_lock_wait
 from labctl.data.runs import RunData, RunInfo, RunMetadata, RunStatus
+from labctl.data.storage import (
+    ArchiveBusy,
+    ArchiveFull,
+    ArchiveReadOnly,
+    is_busy,
+    is_out_of_space,
+    is_read_only,
+    out_of_space,
+    writable,
+)
 from labctl.errors import LabctlError
 
 log = logging.getLogger(__name__)
@@ -67,6 +93,10 @@ _STATUSES: tuple[str, ...] = get_args(RunStatus)
 DATABASE_NAME = "labctl.db"
 #: The QCoDeS sample name of every labctl dataset.
 SAMPLE_NAME = "labctl"
+#: Disk a writer sets aside to record its run's end on a full disk: QCoDeS rewrites the
+#: run's index row, snapshot included, so a multiple of the snapshot, and at least this.
+END_RESERVE_MIN_BYTES = 256 * 1024
+_END_RESERVE_PER_SNAPSHOT_BYTE = 4
 #: Parameters of every segment besides the run's own values.
 RESERVED_NAMES = frozenset({"block", "chunk", "sha256", "size_bytes"})
 
@@ -109,32 +139,107 @@ class _Segment:
 
 
 class Archive:
-    """A labctl archive: ``<root>/labctl.db`` (QCoDeS) and ``<root>/raw/`` (chunks)."""
+    """A labctl archive: ``<root>/labctl.db`` (QCoDeS) and ``<root>/raw/`` (chunks).
 
-    def __init__(self, root: Path) -> None:
+    ``read_only``: True opens it for reading only (nothing in the folder is
+    written); None (the default) does so only when this process cannot write
+    the folder or the database; False insists on writing (`ArchiveReadOnly`
+    if it cannot). ``lock_wait``: seconds a write waits for the database's
+    write lock held by another process before `ArchiveBusy`.
+    """
+
+    def __init__(self, root: Path, read_only: bool | None = None,
+                 lock_wait: float = LOCK_WAIT_S) -> None:
         self.root = Path(root)
         self.database = self.root / DATABASE_NAME
+        self.lock_wait = lock_wait
+        self._chunks = ChunkStore(self.root)
+        self._conn: AtomicConnection | None = None
+        #: Why writes are refused ("" when they are not).
+        self._read_only_because = ""
+        if read_only is True:
+            self._read_only_because = "opened read-only"
+        elif self.root.is_dir() and not (writable(self.root) and writable(self.database)):
+            if read_only is False:
+                raise ArchiveReadOnly(f"the archive {self.root} is read-only: this process "
+                                      "cannot write it")
+            self._read_only_because = "this process cannot write it"
+            log.info("the archive %s is read-only (%s); reading only", self.root,
+                     self._read_only_because)
+        if self._read_only_because:
+            self._conn = self._open_read_only()
+        else:
+            self._conn = self._open_writable()
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this archive refuses writes (see the class's ``read_only``)."""
+        return bool(self._read_only_because)
+
+    def _open_writable(self) -> AtomicConnection:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise LabctlError(f"cannot create the archive folder {self.root}: "
                               f"{error.strerror}") from None
-        self._chunks = ChunkStore(self.root)
-        self._conn: AtomicConnection | None = None
+        what = f"cannot open the archive database {self.database}"
         try:
-            conn = connect(str(self.database))
+            # QCoDeS creates its schema in a plain transaction: a neighbour creating it
+            # too (or holding the lock) makes it fail at once, so it is waited out here.
+            conn = with_lock_wait(self.database, lambda: connect(_uri(self.database)),
+                                  what, self.lock_wait)
         except (sqlite3.Error, RuntimeError) as error:
-            raise LabctlError(f"cannot open the archive database {self.database}: "
-                              f"{_one_line(error)}") from None
+            raise self._refusal(what, error) from None
         try:
-            set_journal_mode(conn, "WAL")
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":   # once set, WAL is a property of the file
+                with_lock_wait(self.database, lambda: set_journal_mode(conn, "WAL"), what,
+                               self.lock_wait)
             # FULL: a commit survives a power cut, not only a killed process.
             conn.execute("PRAGMA synchronous=FULL")
-        except sqlite3.Error as error:
+        except (sqlite3.Error, RuntimeError) as error:
             conn.close()
-            raise LabctlError(f"cannot open the archive database {self.database}: "
-                              f"{_one_line(error)}") from None
-        self._conn = conn
+            raise self._refusal(what, error) from None
+        return conn
+
+    def _open_read_only(self) -> AtomicConnection | None:
+        """A read-only connection (None: no database yet, so no runs)."""
+        if not self.database.exists():
+            return None
+        # Without a -shm file no connection is open (a writer keeps it while it lives)
+        # and the WAL is empty: immutable=1 reads the file and creates nothing (mode=ro
+        # would create the -shm, and cannot where the folder is read-only). Otherwise
+        # mode=ro, which follows a live writer's commits through its -shm file.
+        shm = Path(f"{self.database}-shm")
+        wal = Path(f"{self.database}-wal")
+        immutable = not shm.exists() and not (wal.exists() and wal.stat().st_size > 0)
+        query = "immutable=1" if immutable else "mode=ro"
+        try:
+            return connect(f"{_uri(self.database)}?{query}")
+        except (sqlite3.Error, RuntimeError) as error:
+            raise LabctlError(f"cannot open the archive database {self.database} for "
+                              f"reading: {_one_line(_cause(error))}") from None
+
+    def check_writable(self, action: str) -> None:
+        """`ArchiveReadOnly` (one line, naming the archive) if writes are refused."""
+        if self._read_only_because:
+            raise ArchiveReadOnly(f"{action}: the archive {self.root} is read-only "
+                                  f"({self._read_only_because})")
+
+    def _refusal(self, action: str, error: BaseException) -> LabctlError:
+        """A storage failure (a full disk, a read-only file, ...) as one line."""
+        cause = _cause(error)
+        if isinstance(cause, LabctlError):
+            return cause
+        if is_out_of_space(cause):
+            return out_of_space(self.root, action, cause)
+        if is_read_only(cause):
+            return ArchiveReadOnly(f"{action}: the archive {self.root} is read-only "
+                                   f"({_one_line(cause)})")
+        if is_busy(cause):
+            return ArchiveBusy(f"{action}: the database {self.database} is locked "
+                               f"({_one_line(cause)})")
+        return LabctlError(f"{action} in {self.database}: {_one_line(cause)}")
 
     def __enter__(self) -> Archive:
         return self
@@ -152,6 +257,7 @@ class Archive:
 
     def create_run(self, metadata: RunMetadata, value_names: Sequence[str]) -> RunWriter:
         """Start a new run: its first segment, provenance and writer, committed at once."""
+        self.check_writable("cannot create a run")
         names = _check_value_names(value_names)
         if not isinstance(metadata.experiment, str) or not metadata.experiment.strip():
             raise LabctlError("a run needs an experiment name")
@@ -191,11 +297,13 @@ class Archive:
             dataset.mark_started()
             self._move_stale_chunks(dataset.run_id)
         log.info("run %d (%s) started in %s", dataset.run_id, metadata.experiment, self.root)
+        self._reserve(dataset.run_id, len(snapshot_json))
         return RunWriter(self, run_id=dataset.run_id, dataset=dataset, first=dataset,
                          value_names=names, next_block=0)
 
     def resume_run(self, run_id: int) -> RunWriter:
         """Continue an unfinished run in a new segment; block numbering carries on."""
+        self.check_writable(f"cannot resume run {run_id}")
         _check_resumable(run_id, self._segments_of(run_id)[0].meta)
         writer_process = current_process()
         with self._transaction(f"cannot resume run {run_id}"):
@@ -228,12 +336,18 @@ class Archive:
                      removed)
         log.info("run %d resumed at block %d (segment %d, QCoDeS run %d)", run_id,
                  next_block, index, dataset.run_id)
+        self._reserve(run_id, len(first_dataset.snapshot_raw or ""))
         return RunWriter(self, run_id=run_id, dataset=dataset, first=first_dataset,
                          value_names=names, next_block=next_block)
 
     def reconcile(self) -> list[int]:
-        """Mark runs whose writer process is gone as interrupted; their ids."""
-        reconciled = []
+        """Mark runs whose writer process is gone as interrupted; their ids.
+
+        A read-only archive is left as it is (it shows such runs as interrupted).
+        """
+        reconciled: list[int] = []
+        if self.read_only:
+            return reconciled
         for run_id, segments in self._runs().items():
             first = segments[0]
             if first.meta.get(_STATUS) != "running":
@@ -241,8 +355,7 @@ class Archive:
             writer = _identity(first.meta)
             if liveness(writer) is not Liveness.GONE:
                 continue
-            reason = (f"process {writer.pid} on {writer.hostname} ended without finishing "
-                      "the run")
+            reason = _writer_gone(writer)
             with self._transaction(f"cannot reconcile run {run_id}"):
                 dataset = self._dataset(first.qcodes_run_id)
                 dataset.add_metadata(_STATUS, "interrupted")
@@ -307,12 +420,18 @@ class Archive:
 
         return run_to_xarray(self.load(run_id), include_arrays=include_arrays)
 
-    def export_netcdf(self, run_id: int, path: Path, include_arrays: bool = True) -> Path:
-        """Write the run to a netCDF4 file (a folder gets ``run-<id>.nc``); its path."""
+    def export_netcdf(self, run_id: int, path: Path, include_arrays: bool = True,
+                      overwrite: bool = False) -> Path:
+        """Write the run to a netCDF4 file (a folder gets ``run-<id>.nc``); its path.
 
+        An existing file is replaced only with ``overwrite`` (`LabctlError` otherwise,
+        before anything is read or written).
+        """
         target = Path(path)
         if target.is_dir():
             target = target / f"run-{run_id}.nc"
+        if target.exists() and not overwrite:
+            raise LabctlError(f"{target} exists; not overwriting it (use --force to replace it)")
         return write_netcdf(self.to_xarray(run_id, include_arrays=include_arrays), target)
 
     # -- internals -------------------------------------------------------------------
@@ -324,21 +443,34 @@ class Archive:
 
     @contextlib.contextmanager
     def _transaction(self, action: str) -> Iterator[AtomicConnection]:
-        """One committed SQLite transaction; failures become a one-line `LabctlError`."""
+        """One committed SQLite transaction; failures become a one-line `LabctlError`.
+
+        It begins with the write lock (``BEGIN IMMEDIATE``, waited for up to
+        ``lock_wait``) and is marked atomic for QCoDeS, whose own `atomic`
+        blocks inside it are then nested and commit nothing themselves.
+        """
+        self.check_writable(action)
         conn = self._connection()
+        if conn.in_transaction or conn.atomic_in_progress:
+            raise LabctlError(f"{action}: a transaction on {self.database} is already open")
+        level = conn.isolation_level
+        conn.isolation_level = None   # no implicit BEGIN: this one is explicit
         try:
-            with atomic(conn) as atomic_conn:
-                yield atomic_conn
-        except (sqlite3.Error, RuntimeError) as error:
-            cause = error.__cause__ if error.__cause__ is not None else error
-            if isinstance(cause, LabctlError):
-                raise cause from None
-            raise LabctlError(f"{action} in {self.database}: {_one_line(cause)}") from error
-        except BaseException:
-            # QCoDeS rolls back on Exception only; never leave a transaction open.
-            if conn.in_transaction:
-                conn.rollback()
-            raise
+            begin_immediate(conn, self.database, action, self.lock_wait)
+            conn.atomic_in_progress = True
+            try:
+                yield conn
+                conn.commit()
+            except (sqlite3.Error, RuntimeError) as error:
+                raise self._refusal(action, error) from error
+            finally:
+                conn.atomic_in_progress = False
+                if conn.in_transaction:   # a failure, or Ctrl-C: never leave it open
+                    conn.rollback()
+        except sqlite3.Error as error:   # BEGIN itself
+            raise self._refusal(action, error) from error
+        finally:
+            conn.isolation_level = level
 
     def _dataset(self, qcodes_run_id: int) -> DataSet:
         dataset = load_by_id(qcodes_run_id, conn=self._connection())
@@ -349,6 +481,8 @@ class Archive:
 
     def _catalogue(self, run_id: int | None = None) -> list[_Segment]:
         """Index rows of labctl segments (all, or those of one run), oldest first."""
+        if self._conn is None and self.read_only and not self.database.exists():
+            return []   # a read-only folder without a database holds no runs
         conn = self._connection()
         try:
             columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
@@ -428,6 +562,11 @@ class Archive:
     def _info(self, segments: list[_Segment]) -> RunInfo:
         first = segments[0].meta
         status = first.get(_STATUS, "running")
+        reason = first.get(_REASON) or None
+        if status == "running" and self.read_only:   # what reconcile() would record
+            writer = _identity(first)
+            if liveness(writer) is Liveness.GONE:
+                status, reason = "interrupted", _writer_gone(writer)
         planned = first.get(_PLANNED_BLOCKS)
         return RunInfo(
             run_id=segments[0].run_id,
@@ -436,7 +575,7 @@ class Archive:
             blocks=sum(self._block_stats(s)[0] for s in segments),
             started=str(first.get(_STARTED, "")),
             ended=first.get(_ENDED) or None,
-            reason=first.get(_REASON) or None,
+            reason=reason,
             station_path=str(first.get(_STATION_PATH, "")),
             profile=str(first.get(_PROFILE, "")),
             config=json.loads(first.get(_CONFIG) or "{}"),
@@ -449,6 +588,12 @@ class Archive:
         for segment in segments:
             if not segment.completed:
                 self._dataset(segment.qcodes_run_id).mark_completed()
+
+    def _reserve(self, run_id: int, snapshot_bytes: int) -> None:
+        size = max(END_RESERVE_MIN_BYTES, _END_RESERVE_PER_SNAPSHOT_BYTE * snapshot_bytes)
+        if not self._chunks.reserve(run_id, size):
+            log.warning("run %d: no room for its reserve of %d bytes in %s; on a full disk "
+                        "its end may not be recorded", run_id, size, self.root)
 
     def _move_stale_chunks(self, run_id: int) -> None:
         """Chunks of a run id the index does not know (an old database) are moved aside."""
@@ -499,11 +644,24 @@ class RunWriter:
         self._check_writable()
         block = self.next_block
         row: dict[str, Any] = {"block": block, **self._scalars(block, values)}
-        record = self._archive._chunks.write(self.run_id, block, arrays) if arrays else None
+        try:
+            record = (self._archive._chunks.write(self.run_id, block, arrays) if arrays
+                      else None)
+        except ArchiveFull:
+            self._archive._chunks.release(self.run_id)   # make room to record the end
+            raise
         row.update(chunk=record.path if record else "", sha256=record.sha256 if record else "",
                    size_bytes=record.size_bytes if record else 0)
-        with self._archive._transaction(f"cannot record block {block} of run {self.run_id}"):
-            self._dataset.add_results([row])
+        try:
+            with self._archive._transaction(f"cannot record block {block} of run "
+                                            f"{self.run_id}"):
+                self._dataset.add_results([row])
+        except BaseException as error:
+            if record is not None:   # unindexed: remove it (and free its space)
+                self._archive._chunks.discard(self.run_id, block)
+            if isinstance(error, ArchiveFull):   # make room to record the run's end
+                self._archive._chunks.release(self.run_id)
+            raise
         self.next_block = block + 1
         return block
 
@@ -514,6 +672,7 @@ class RunWriter:
         if status == "running":
             raise LabctlError("a run cannot finish as 'running' (completed, interrupted or "
                               "failed)")
+        self._archive._chunks.release(self.run_id)   # its room is for this last commit
         with self._archive._transaction(f"cannot finish run {self.run_id}"):
             self._set(status, reason, ended=_now())
             self._dataset.mark_completed()
@@ -555,6 +714,7 @@ class RunWriter:
     def _check_writable(self) -> None:
         if self._finished:
             raise LabctlError(f"run {self.run_id} is finished; resume it to add blocks")
+        self._archive.check_writable(f"cannot write run {self.run_id}")
         self._archive._connection()
 
 
@@ -634,6 +794,22 @@ def _identity(meta: Mapping[str, Any]) -> ProcessIdentity:
                            start_token=str(meta.get(_PROCESS_TOKEN) or ""))
 
 
+def _writer_gone(writer: ProcessIdentity) -> str:
+    return f"process {writer.pid} on {writer.hostname} ended without finishing the run"
+
+
+def _uri(database: Path) -> str:
+    """``database`` as the path part of an SQLite ``file:`` URI (QCoDeS adds ``file:``)."""
+    return quote(os.fspath(database.absolute()))
+
+
+def _cause(error: BaseException) -> BaseException:
+    """The error under QCoDeS's "Rolling back due to unhandled exception" wrapper."""
+    while isinstance(error, RuntimeError) and error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
 def _to_json(value: Any, what: str) -> str:
     try:
         return json.dumps(value, cls=NumpyJSONEncoder, sort_keys=True)
@@ -650,4 +826,5 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-__all__ = ["Archive", "RunData", "RunInfo", "RunMetadata", "RunStatus", "RunWriter"]
+__all__ = ["Archive", "ArchiveBusy", "ArchiveFull", "ArchiveReadOnly", "RunData",
+           "RunInfo", "RunMetadata", "RunStatus", "RunWriter"]

@@ -15,7 +15,9 @@ so the rename itself is on disk. Only then does the archive commit the
 block's index row (path, size, sha256).
 A kill at any moment therefore leaves either a complete, indexed chunk or an
 unindexed leftover (a ``.tmp`` file or an orphan chunk) that readers ignore
-and a resumed run overwrites.
+and a resumed run overwrites. A failed write (a full disk: `ArchiveFull`,
+"no space left on <folder>") removes its temporary file at once, and a chunk
+whose index row could not be committed is removed by the archive.
 
 Reading checks the size and the sha256 recorded in the index before a single
 array is decoded, so a truncated, corrupted or missing chunk is reported as
@@ -37,12 +39,15 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from labctl.data.storage import is_out_of_space, out_of_space
 from labctl.errors import LabctlError
 
 #: The folder under the archive root that holds the chunks.
 RAW_DIR = "raw"
 #: Suffix of the files being written; anything with it is a leftover of a crash.
 TEMP_SUFFIX = ".tmp"
+#: A writer's reserve of disk space for recording the run's end (a leftover after a kill).
+RESERVE_NAME = ".end-reserve"
 #: Keyword names numpy.savez takes itself, so no array can be called that.
 _SAVEZ_ARGUMENTS = frozenset({"file", "allow_pickle"})
 
@@ -104,12 +109,48 @@ class ChunkStore:
         except BaseException as error:
             with contextlib.suppress(OSError):
                 temp.unlink()
+            if isinstance(error, OSError) and is_out_of_space(error):
+                raise out_of_space(folder, f"block {block} of run {run_id} was not written",
+                                   error) from None
             if isinstance(error, OSError):
                 raise ChunkError(f"run {run_id} block {block}: cannot write chunk {final}: "
                                  f"{error.strerror or type(error).__name__}") from None
             raise
         relative = PurePosixPath(RAW_DIR, folder.name, final.name)
         return ChunkRecord(path=str(relative), sha256=digest, size_bytes=size)
+
+    def reserve(self, run_id: int, size: int) -> bool:
+        """Set ``size`` bytes of disk aside in the run's folder; False if they do not fit.
+
+        On a full disk the writer releases them (`release`) so that the run's
+        end can still be recorded: SQLite needs room for that commit.
+        """
+        path = self.run_dir(run_id) / RESERVE_NAME
+        try:
+            self._make_durable_dir(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            try:
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(fd, 0, size)
+                else:
+                    os.write(fd, bytes(size))
+            finally:
+                os.close(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return False
+        return True
+
+    def release(self, run_id: int) -> None:
+        """Give a run's reserve of disk space back (no-op if it has none)."""
+        with contextlib.suppress(OSError):
+            (self.run_dir(run_id) / RESERVE_NAME).unlink()
+
+    def discard(self, run_id: int, block: int) -> None:
+        """Remove a block's chunk that did not make it into the index (if it is there)."""
+        with contextlib.suppress(OSError):
+            self.chunk_path(run_id, block).unlink()
 
     def problem(self, record: ChunkRecord) -> str | None:
         """Why the chunk does not match its record (None if it does)."""
@@ -156,11 +197,12 @@ class ChunkStore:
             yield path, file
 
     def remove_leftovers(self, run_id: int) -> int:
-        """Delete temporary files a crashed writer left in a run's folder; how many."""
+        """Delete temporary files (and the reserve) a crashed writer left; how many."""
         folder = self.run_dir(run_id)
         removed = 0
         if not folder.is_dir():
             return 0
+        self.release(run_id)
         for leftover in folder.glob(f".block-*{TEMP_SUFFIX}"):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()

@@ -4,7 +4,8 @@ An experiment is a small class:
 
 - ``config_type``: a frozen dataclass with lab-sensible defaults (values are
   checked in its ``__post_init__``; `parse_settings` turns ``--set key=value``
-  into it);
+  into it, refusing numbers that are not finite or do not fit 64 bits; a field
+  named ``node`` must name a node of the station, `check_station`);
 - ``prepare(context)``: set the instruments up (called when a run starts,
   when it resumes, and after the engine reconnected a dropped instrument);
 - ``acquire(context, index)``: measure block ``index`` and return a `Block`
@@ -15,12 +16,14 @@ An experiment is a small class:
 
 Instruments are reached through ``context.station`` by role; waiting goes
 through ``context.station.clock``. Everything else — archiving, progress,
-Ctrl-C, retries, safe state — is the engine's (`labctl.engine.runner`).
+Ctrl-C, retries, health between blocks (lasers locked, detectors not latched),
+safe state — is the engine's (`labctl.engine.runner`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -32,9 +35,15 @@ from numpy.typing import NDArray
 
 from labctl.engine.stopping import FixedCount, StoppingRule
 from labctl.errors import ParameterError
-from labctl.station import LabStation
+from labctl.station import LabStation, StationSpec
 
 ConfigT = TypeVar("ConfigT")
+
+#: Largest integer a setting may take: the archive keeps configs and block counts in
+#: SQLite, whose integers are 64-bit signed.
+MAX_SETTING_INT = 2**63 - 1
+#: Config fields that name a node of the station (checked against it before a run).
+NODE_FIELDS = ("node",)
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,9 @@ class Experiment(Generic[ConfigT]):
     config_type: ClassVar[type[Any]]
     #: Names of the scalar values every block reports.
     value_names: ClassVar[tuple[str, ...]]
+    #: Roles whose health the experiment watches itself, so the engine does not
+    #: (`labctl.engine.health`: e.g. ``("snspd",)`` for a scan that latches its detectors).
+    unchecked_roles: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ConfigT) -> None:
         if not isinstance(config, self.config_type):
@@ -90,6 +102,19 @@ class Experiment(Generic[ConfigT]):
         if planned is None:
             raise NotImplementedError(f"{self.name} must define a stopping rule")
         return FixedCount(planned)
+
+    def check_station(self, spec: StationSpec) -> None:
+        """Refuse (`ParameterError`) a config the station cannot run, before any run exists.
+
+        By default: every `NODE_FIELDS` field names a node of the station.
+        """
+        nodes = sorted({s.node for s in spec.instruments if s.node})
+        for name in NODE_FIELDS:
+            value = getattr(self.config, name, None)
+            if value is not None and value not in nodes:
+                raise ParameterError(f"--set {name}={value}: {spec.path} profile "
+                                     f"'{spec.profile}' has no node {value!r} (nodes: "
+                                     f"{', '.join(nodes) or 'none'})")
 
     @classmethod
     def analyze(cls, data: Any) -> Any:
@@ -162,9 +187,16 @@ def _convert(key: str, text: str, kind: Any) -> Any:
                 return False
             raise ValueError(text)
         if kind is int:
-            return int(text)
+            number = int(text)
+            if abs(number) > MAX_SETTING_INT:
+                raise ParameterError(f"--set {key}={text}: does not fit a 64-bit integer "
+                                     f"(at most {MAX_SETTING_INT} in magnitude)")
+            return number
         if kind is float:
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise ParameterError(f"--set {key}={text}: must be a finite number")
+            return value
     except ValueError:
         raise ParameterError(f"--set {key}={text}: not a {kind.__name__}") from None
     return text

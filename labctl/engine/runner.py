@@ -14,6 +14,13 @@ Cross-cutting behaviour, on every exit path:
   (`RETRY_PAUSE_S`) the engine reconnects the station's instruments, prepares
   the experiment again and retries the block, up to ``retries`` times, then
   stops as ``failed`` — the blocks already written stay;
+- a reply that cannot be read (not text, not the unit's protocol) counts as such
+  a transport fault too: the reconnect flushes what was left on the line;
+- between blocks, the health of the station (`labctl.engine.health`): before
+  each block a latched detector is reset and an unlocked laser given
+  ``relock_timeout_s`` to relock (else ``failed``, naming the laser); a block
+  after which a detector is latched or a laser unlocked is not kept but
+  measured again (up to ``retries`` times);
 - any other error: ``failed`` with the error as the reason;
 - always: every hazardous instrument goes to its safe state (tried again, as
   a block is, while it fails), and the run's status and reason are recorded;
@@ -42,15 +49,17 @@ from tqdm import tqdm
 from labctl import station as station_module
 from labctl.data.archive import Archive, RunData, RunMetadata, RunStatus, RunWriter
 from labctl.engine.experiment import (
+    Block,
     Experiment,
     RunContext,
     config_from_dict,
     config_to_dict,
 )
+from labctl.engine.health import HealthCheck
 from labctl.engine.interrupts import GracefulInterrupt
 from labctl.engine.registry import find_experiment
 from labctl.engine.stopping import History
-from labctl.errors import LabctlError, ParameterError, TransportError
+from labctl.errors import LabctlError, ParameterError, StationError, TransportError
 from labctl.provenance import code_version
 from labctl.station import LabStation
 
@@ -59,15 +68,19 @@ log = logging.getLogger(__name__)
 #: Failures of the connection to an instrument, which a reconnect may cure.
 #: What the engine retries after reconnecting: an instrument that could not be reached
 #: (VISA I/O, sockets, and `TransportError` from drivers over zmq, serial or a vendor
-#: library), never a refusal.
+#: library), and a reply that is not text (`UnicodeDecodeError`), never a refusal (a
+#: validator's `ValueError`, a unit's error-queue entry).
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (VisaIOError, ConnectionError, TimeoutError,
-                                                     TransportError)
+                                                     TransportError, UnicodeDecodeError)
 
 #: Wall time before each retry after a transport error, s (a glitch of a unit or of its
 #: network passes in wall time, also in simulation). A block is retried after it and a
 #: reconnect; so is the safe state of an instrument that could not be made safe (its
 #: connection broken by the fault that ended the run, or still glitching).
 RETRY_PAUSE_S = 1.0
+
+#: How long a laser that lost its lock is given to relock before the run fails, s.
+RELOCK_TIMEOUT_S = 30.0
 
 
 class InstrumentFailure(LabctlError):
@@ -92,9 +105,11 @@ class Engine:
     """Runs experiments on stations into an archive."""
 
     def __init__(self, archive: Archive, retries: int = 3, progress: bool = True,
-                 on_block: Callable[[int], None] | None = None) -> None:
+                 on_block: Callable[[int], None] | None = None,
+                 relock_timeout_s: float = RELOCK_TIMEOUT_S) -> None:
         self.archive = archive
         self.retries = retries
+        self.relock_timeout_s = relock_timeout_s
         self.progress = progress
         self.on_block = on_block
 
@@ -103,7 +118,9 @@ class Engine:
     def start(self, experiment: Experiment, station_path: str | Path,
               profile: str) -> RunOutcome:
         """Run ``experiment`` (its config already checked) on a station profile."""
-        with station_module.load(station_path, profile) as station:
+        # a config the station cannot run (e.g. an unknown node): before any run exists
+        experiment.check_station(station_module.read_spec(station_path, profile))
+        with self._load(station_path, profile) as station:
             metadata = RunMetadata(
                 experiment=experiment.name, config=config_to_dict(experiment.config),
                 station_path=str(station_path), profile=profile,
@@ -121,7 +138,7 @@ class Engine:
         experiment_type = find_experiment(info.experiment)
         experiment = experiment_type(config_from_dict(experiment_type.config_type, info.config))
         archived = self.archive.station_snapshot(run_id)
-        with station_module.load(info.station_path, info.profile) as station:
+        with self._load(info.station_path, info.profile) as station:
             _check_same_station(run_id, archived, _snapshot(station, update=False))
             data = self.archive.load(run_id)
             history = History.from_values({k: list(v) for k, v in data.values.items()},
@@ -130,6 +147,20 @@ class Engine:
             log.info("run %d resumed at block %d", run_id, writer.next_block)
             return self._execute(experiment, station, writer, history)
 
+    def _load(self, station_path: str | Path, profile: str) -> LabStation:
+        """The station loaded; loading is retried (as a block is) while a unit cannot be
+        reached, then its `StationError` (naming the instrument) is raised."""
+        for attempt in range(self.retries + 1):
+            try:
+                return station_module.load(station_path, profile)
+            except StationError as error:
+                if not isinstance(error.__cause__, TRANSPORT_ERRORS) or attempt == self.retries:
+                    raise
+                log.warning("loading the station: %s; retry %d of %d", error, attempt + 1,
+                            self.retries)
+                time.sleep(RETRY_PAUSE_S)
+        raise AssertionError("unreachable")
+
     # --- the loop ---------------------------------------------------------------
 
     def _execute(self, experiment: Experiment, station: LabStation, writer: RunWriter,
@@ -137,6 +168,7 @@ class Engine:
         context = RunContext(station=station, run_id=writer.run_id,
                              rng=np.random.default_rng(writer.run_id))
         rule = experiment.stopping_rule()
+        health = HealthCheck(station, experiment.unchecked_roles)
         status: RunStatus = "failed"
         reason: str | None = None
         bar = tqdm(total=experiment.planned_blocks(), initial=history.blocks, unit="block",
@@ -161,7 +193,8 @@ class Engine:
                         index = writer.next_block
                         context.rng = np.random.default_rng([writer.run_id, index])
                         block = self._with_retries(
-                            functools.partial(experiment.acquire, context, index), station,
+                            functools.partial(self._healthy_block, experiment, context, index,
+                                              health), station,
                             f"block {index}", functools.partial(experiment.prepare, context))
                         writer.append(block.values, block.arrays)
                         history.add(block.values)
@@ -203,6 +236,22 @@ class Engine:
                             attempt + 1, self.retries)
         raise AssertionError("unreachable")
 
+    def _healthy_block(self, experiment: Experiment, context: RunContext, index: int,
+                       health: HealthCheck) -> Block:
+        """Block ``index`` measured on a healthy station (see `labctl.engine.health`)."""
+        problems = health.problems()
+        for attempt in range(self.retries + 1):
+            health.recover(problems, self.relock_timeout_s)
+            block: Block = experiment.acquire(context, index)
+            problems = health.problems()
+            if not problems:
+                return block
+            found = "; ".join(p.describe() for p in problems)
+            log.warning("block %d was measured while %s: measuring it again (%d of %d)",
+                        index, found, attempt + 1, self.retries)
+        raise InstrumentFailure(f"block {index}: {found} after every one of "
+                                f"{self.retries + 1} tries")
+
     def _outcome(self, experiment: Experiment, run_id: int, status: RunStatus, blocks: int,
                  reason: str | None) -> RunOutcome:
         result, analysis_error, plot = None, None, None
@@ -213,8 +262,8 @@ class Engine:
                 plot = save_plot(type(experiment), self.archive, data, result)
             except NotImplementedError:
                 result = None
-            except (LabctlError, ValueError, ZeroDivisionError) as error:
-                analysis_error = _one_line(error)
+            except (LabctlError, ValueError, ZeroDivisionError, OSError) as error:
+                analysis_error = _one_line(error)   # OSError: the plot on a full disk
         return RunOutcome(run_id, experiment.name, status, blocks, reason, result,
                           analysis_error, plot)
 
@@ -236,10 +285,36 @@ def analyze_run(archive: Archive, run_id: int) -> tuple[RunData, Any]:
 
 
 def _snapshot(station: LabStation, update: bool = True) -> dict[str, Any]:
-    """The station's QCoDeS snapshot as plain JSON values (string keys, no numpy)."""
-    snapshot: dict[str, Any] = json.loads(json.dumps(station.snapshot(update=update),
-                                                     cls=NumpyJSONEncoder))
+    """The station's QCoDeS snapshot as plain JSON values (string keys, no numpy).
+
+    With ``update``, each instrument is read afresh only if it answers a first read: a
+    silent unit costs one timeout here, not one per parameter (QCoDeS's snapshot logs
+    and goes on past every parameter that fails); its last known values are kept.
+    """
+    whole = station.snapshot(update=False)
+    if update:
+        for instrument in station.loaded_instruments():
+            if _answers(instrument):
+                whole["instruments"][instrument.name] = instrument.snapshot(update=True)
+    snapshot: dict[str, Any] = json.loads(json.dumps(whole, cls=NumpyJSONEncoder))
     return snapshot
+
+
+def _answers(instrument: Any) -> bool:
+    """Whether ``instrument`` answers the read of its first gettable parameter (besides IDN)."""
+    first = next((p for name, p in instrument.parameters.items()
+                  if name != "IDN" and p.gettable), None)
+    if first is None:
+        return True
+    try:
+        first.get()
+    except TRANSPORT_ERRORS as error:
+        log.warning("%s does not answer (%s): its snapshot keeps its last known values",
+                    instrument.name, _one_line(error))
+        return False
+    except Exception:  # a refusal is an answer; the snapshot logs what fails
+        log.debug("%s refused its first read", instrument.name, exc_info=True)
+    return True
 
 
 def _instruments_of(snapshot: dict[str, Any]) -> dict[str, str]:

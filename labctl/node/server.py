@@ -65,6 +65,7 @@ from labctl.remote.protocol import (
     receive,
 )
 from labctl.remote.session import Sessions
+from labctl.simulation import check_clock_request
 from labctl.station import LabStation
 
 log = logging.getLogger(__name__)
@@ -402,10 +403,12 @@ class NodeServer:
             self.sessions.check(request.session, write=False)
             self._run(identity, request.id, clock.now)
         elif action == "sleep":
-            if not (math.isfinite(seconds) and seconds >= 0):
-                raise ProtocolError(f"cannot sleep {seconds!r} s")
+            try:   # finite, >= 0, at most a day per request (`MAX_CLOCK_REQUEST_S`)
+                duration = check_clock_request(seconds)
+            except ValueError as error:
+                raise ProtocolError(f"cannot sleep {seconds!r} s: {error}") from None
             self.sessions.check(request.session, write=True)
-            self._run(identity, request.id, lambda: clock.sleep(float(seconds)))
+            self._run(identity, request.id, lambda: clock.sleep(duration))
         else:
             raise ProtocolError(f"clock action must be 'now' or 'sleep', not {action!r}")
 

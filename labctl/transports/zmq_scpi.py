@@ -126,14 +126,15 @@ class ZmqScpiClient(ZmqRequester):
     def query(self, command: str) -> str:
         """Send ``command``; its reply without surrounding white space.
 
-        `DriverError` when the reply is not UTF-8 text or carries `error_marker`.
+        `TransportError` when the reply is not UTF-8 text (garbled), `DriverError` when
+        it carries `error_marker`.
         """
         reply = self.request(command.encode(), command)
         try:
             text = reply.decode("utf-8")
         except UnicodeDecodeError:
-            raise DriverError(self.name, command,
-                              f"reply is not text: {reply[:24]!r}") from None
+            raise TransportError(self.name, command,   # garbled: retried as a transport fault
+                                 f"reply is not text: {reply[:24]!r}") from None
         if self.error_marker in text:
             log.warning("%s refused %r: %s", self.name, command, text.strip())
             raise DriverError(self.name, command, text.strip())

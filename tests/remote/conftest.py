@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from labctl import station as station_module
+from labctl.simulation import joining
 
 REPO = Path(__file__).parents[2]
 STATIONS = REPO / "stations" / "remote"
@@ -146,7 +147,7 @@ def hazards(nodes: tuple[str, ...] = ("node_a", "node_b", "heralding")) -> dict[
     Read through a station of the whole link that joins the served virtual lab.
     """
     report = {}
-    with station_module.load(REPO / TWO_NODE) as station:
+    with joining(), station_module.load(REPO / TWO_NODE) as station:
         for node in nodes:
             if node == "heralding":
                 snspd = station.instrument("snspd", "heralding")

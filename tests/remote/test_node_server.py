@@ -263,3 +263,18 @@ def test_a_declared_type_must_match_what_the_node_serves(node, tmp_path):
     with pytest.raises(StationError, match=message) as caught:
         station_module.load(path, "sim")
     assert caught.value.key == "type"
+
+
+@pytest.mark.parametrize("seconds", [1e308, -1.0, 86400.0 * 2])
+def test_a_clock_request_beyond_a_day_or_negative_is_refused(node, raw, seconds):
+    """`labctl.simulation.MAX_CLOCK_REQUEST_S`: at most a day per ``clock sleep``."""
+    session = f"{abs(hash(seconds)) % 16**16:016x}"   # a fresh session, of its own
+
+    def ask(request_id: int, **fields) -> dict:
+        return raw.exchange(request(request_id, session, "clock", (), **fields))
+
+    before = ask(7, action="now")
+    assert before["ok"] and isinstance(before["result"], float), before
+    reply = ask(8, action="sleep", seconds=seconds)
+    assert reply["ok"] is False and "cannot sleep" in reply["error"]["message"], reply
+    assert ask(9, action="now")["result"] == before["result"]

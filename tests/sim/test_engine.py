@@ -25,7 +25,7 @@ from labctl import station as station_module
 from labctl.data.archive import Archive
 from labctl.engine.experiment import Block, Experiment, RunContext
 from labctl.engine.runner import Engine
-from labctl.simulation import ControlClient
+from labctl.simulation import ControlClient, joining
 from tests.waiting import wait_for_blocks
 
 REPO = Path(__file__).parents[2]
@@ -53,7 +53,8 @@ def server(tmp_path_factory):
 def served(server, monkeypatch):
     """The module's virtual lab; runs in this process join it (its runtime directory)."""
     monkeypatch.setenv("LABCTL_RUNTIME_DIR", str(server["runtime"]))
-    return server
+    with joining():
+        yield server
 
 
 def hazards_off() -> dict[str, bool]:
@@ -181,7 +182,7 @@ def run_cli(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen[str]:
 
 
 def test_first_ctrl_c_finishes_the_block_and_stops_cleanly(served, tmp_path):
-    process = run_cli("run", "herald_rate", "--set", "blocks=200", "--set",
+    process = run_cli("run", "herald_rate", "--join", "--set", "blocks=200", "--set",
                       "block_seconds=20", "--data-dir", str(tmp_path), "--json",
                       env=served["env"])
     run_id = wait_for_blocks(tmp_path, 2)
@@ -199,7 +200,7 @@ def test_first_ctrl_c_finishes_the_block_and_stops_cleanly(served, tmp_path):
 
 
 def test_second_ctrl_c_aborts_at_once(served, tmp_path):
-    process = run_cli("run", "herald_rate", "--set", "blocks=200", "--set",
+    process = run_cli("run", "herald_rate", "--join", "--set", "blocks=200", "--set",
                       "block_seconds=20", "--data-dir", str(tmp_path), "--json",
                       env=served["env"])
     wait_for_blocks(tmp_path, 1)

@@ -39,8 +39,10 @@ WORLDS = {
 def station_for(tmp_path: Path, extra: str) -> Path:
     text = DEFAULT.replace("      preset: nv-short          # link physics defaults "
                            "(Humphreys et al. 2018)\n", "      preset: nv-short\n")
-    if "preset:" in extra:
-        text = text.replace("      preset: nv-short\n", "")
+    for line in extra.splitlines():   # a key given again would be a duplicate: drop the old
+        key = line.split(":")[0] + ":"
+        text = "".join(kept for kept in text.splitlines(keepends=True)
+                       if not kept.startswith(key + " "))
     text = text.replace("      seed: 20180613\n", "      seed: 20180613\n" + extra)
     path = tmp_path / "station.yaml"
     path.write_text(text)

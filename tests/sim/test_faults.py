@@ -171,7 +171,7 @@ def test_sim_serve_with_a_fault_is_joined_by_other_processes(tmp_path):
         # every unit on loopback, over its own transport (VISA, VXI-11, zmq, serial, JSON)
         assert all("127.0.0.1" in a for a in announced["addresses"].values())
         result = subprocess.run(
-            [sys.executable, "-m", "labctl.cli", "station", "show", "--json"],
+            [sys.executable, "-m", "labctl.cli", "station", "show", "--json", "--join"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
         # the summary shows every instrument and says which one does not answer
         assert result.returncode == 1, result.stderr

@@ -515,6 +515,19 @@ def test_runs_are_ordinary_qcodes_datasets(archive):
         conn.close()
 
 
+def test_export_refuses_to_overwrite_an_existing_file_unless_told(archive, tmp_path):
+    writer = archive.create_run(metadata(), ["counts", "rate"])
+    write_blocks(writer, seed=6, count=2)
+    writer.finish("completed")
+    target = tmp_path / "kept.nc"
+    target.write_bytes(b"someone's data")
+    with pytest.raises(LabctlError, match="exists; not overwriting it"):
+        archive.export_netcdf(writer.run_id, target)
+    assert target.read_bytes() == b"someone's data"
+    assert archive.export_netcdf(writer.run_id, target, overwrite=True) == target
+    assert target.read_bytes() != b"someone's data"
+
+
 def test_export_netcdf_opens_with_xarray_and_h5netcdf(archive, tmp_path):
     xr = pytest.importorskip("xarray")
     writer = archive.create_run(metadata(), ["counts", "rate"])
