@@ -546,28 +546,27 @@ class Vxi11Server:
 
     def _device_trigger(self, unpacker: Any, packer: Any, connection: _RpcConnection,
                         fault: Fault | None, silent: bool) -> None:
-        lid, flags, lock_timeout, io_timeout = self._generic(unpacker)
-        link = self._link(lid)
-        error = self._check(link, lid, flags, lock_timeout)
-        if error == Errors.no_error and link is not None:
-            if silent:
-                error = self._time_out(link, io_timeout)
-            else:
-                self._execute(link, b"*TRG", fault)
-        packer.pack_int(error)
+        packer.pack_int(self._on_link(unpacker, silent,
+                                      lambda link: self._execute(link, b"*TRG", fault)))
 
     def _device_clear(self, unpacker: Any, packer: Any, connection: _RpcConnection,
                       fault: Fault | None, silent: bool) -> None:
+        def clear(link: _Link) -> None:
+            link.input.clear()
+            link.output.clear()
+        packer.pack_int(self._on_link(unpacker, silent, clear))
+
+    def _on_link(self, unpacker: Any, silent: bool, action: Callable[[_Link], None]) -> int:
+        """A generic-parameters procedure: ``action`` on its link (a silent unit times
+        out instead); the VXI-11 error code."""
         lid, flags, lock_timeout, io_timeout = self._generic(unpacker)
         link = self._link(lid)
         error = self._check(link, lid, flags, lock_timeout)
         if error == Errors.no_error and link is not None:
             if silent:
-                error = self._time_out(link, io_timeout)
-            else:
-                link.input.clear()
-                link.output.clear()
-        packer.pack_int(error)
+                return self._time_out(link, io_timeout)
+            action(link)
+        return error
 
     def _device_generic(self, unpacker: Any, packer: Any, connection: _RpcConnection,
                         fault: Fault | None, silent: bool) -> None:

@@ -19,11 +19,11 @@ redoes it.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from labctl.clock import Clock, WallClock
 from labctl.errors import LabctlError
 from labctl.instruments.detector import DetectorView, SinglePhotonDetectors
 from labctl.instruments.laser import Laser
@@ -68,8 +68,11 @@ class HealthCheck:
     scan that drives its detectors into latching on purpose).
     """
 
-    def __init__(self, station: LabStation, skip_roles: Iterable[str] = ()) -> None:
+    def __init__(self, station: LabStation, skip_roles: Iterable[str] = (),
+                 clock: Clock | None = None) -> None:
         self.station = station
+        #: What waiting for a relock is timed on (wall time unless told otherwise).
+        self.clock: Clock = clock if clock is not None else WallClock()
         skipped = set(skip_roles)
         self.watched = tuple(spec for spec in station.spec.instruments
                              if spec.role is not None and spec.role in ROLES
@@ -107,16 +110,16 @@ class HealthCheck:
         for problem in unlocked:
             log.warning("%s: waiting up to %g s for it to relock", problem.describe(),
                         relock_timeout_s)
-        deadline = time.monotonic() + relock_timeout_s
+        deadline = self.clock.now() + relock_timeout_s
         while True:
             still = [p for p in self.problems() if p.kind == "unlocked"]
             if not still:
                 log.info("every laser is locked again")
                 return
-            if time.monotonic() >= deadline:
+            if self.clock.now() >= deadline:
                 raise Unhealthy("; ".join(f"{p.describe()} and did not relock within "
                                           f"{relock_timeout_s:g} s" for p in still))
-            time.sleep(RELOCK_POLL_S)
+            self.clock.sleep(RELOCK_POLL_S)
 
     def _detectors(self, spec: InstrumentSpec) -> DetectorView:
         assert spec.role is not None

@@ -35,7 +35,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,7 @@ from qcodes.utils import NumpyJSONEncoder
 from tqdm import tqdm
 
 from labctl import station as station_module
+from labctl.clock import Clock, WallClock
 from labctl.data.archive import Archive, RunData, RunMetadata, RunStatus, RunWriter
 from labctl.engine.experiment import (
     Block,
@@ -106,8 +106,14 @@ class Engine:
 
     def __init__(self, archive: Archive, retries: int = 3, progress: bool = True,
                  on_block: Callable[[int], None] | None = None,
-                 relock_timeout_s: float = RELOCK_TIMEOUT_S) -> None:
+                 relock_timeout_s: float = RELOCK_TIMEOUT_S,
+                 recovery_clock: Clock | None = None) -> None:
         self.archive = archive
+        #: What transport recovery and relocking wait on: wall time, even on the virtual
+        #: lab, since a dropped link or a lost lock passes in real time, not in the
+        #: experiment's (possibly virtual) station clock.
+        self.recovery_clock: Clock = recovery_clock if recovery_clock is not None \
+            else WallClock()
         self.retries = retries
         self.relock_timeout_s = relock_timeout_s
         self.progress = progress
@@ -158,7 +164,7 @@ class Engine:
                     raise
                 log.warning("loading the station: %s; retry %d of %d", error, attempt + 1,
                             self.retries)
-                time.sleep(RETRY_PAUSE_S)
+                self.recovery_clock.sleep(RETRY_PAUSE_S)
         raise AssertionError("unreachable")
 
     # --- the loop ---------------------------------------------------------------
@@ -168,7 +174,7 @@ class Engine:
         context = RunContext(station=station, run_id=writer.run_id,
                              rng=np.random.default_rng(writer.run_id))
         rule = experiment.stopping_rule()
-        health = HealthCheck(station, experiment.unchecked_roles)
+        health = HealthCheck(station, experiment.unchecked_roles, self.recovery_clock)
         status: RunStatus = "failed"
         reason: str | None = None
         bar = tqdm(total=experiment.planned_blocks(), initial=history.blocks, unit="block",
@@ -212,7 +218,7 @@ class Engine:
                     log.exception("run %d failed", writer.run_id)
         finally:
             bar.close()
-            safe, reason = _make_safe(station, reason, self.retries)
+            safe, reason = _make_safe(station, reason, self.retries, self.recovery_clock)
             if not safe:   # a run is never reported a success with an instrument unsafe
                 status = "failed"
             station.end_run()
@@ -224,7 +230,7 @@ class Engine:
         for attempt in range(self.retries + 1):
             try:
                 if attempt:   # a retry: reconnect and prepare again first (that may fail too)
-                    time.sleep(RETRY_PAUSE_S)
+                    self.recovery_clock.sleep(RETRY_PAUSE_S)
                     station.reconnect()
                     recover()
                 return action()
@@ -338,7 +344,8 @@ def _check_same_station(run_id: int, archived: dict[str, Any], current: dict[str
 
 
 
-def _make_safe(station: LabStation, reason: str | None, retries: int) -> tuple[bool, str | None]:
+def _make_safe(station: LabStation, reason: str | None, retries: int,
+               clock: Clock) -> tuple[bool, str | None]:
     """Every hazardous instrument to its safe state; (reached, the run's reason)."""
     for attempt in range(retries + 1):
         try:
@@ -347,7 +354,7 @@ def _make_safe(station: LabStation, reason: str | None, retries: int) -> tuple[b
             log.error("%s", error)
             if attempt == retries:
                 return False, f"{reason}; {error}" if reason else str(error)
-            time.sleep(RETRY_PAUSE_S)   # transport recovery is wall time
+            clock.sleep(RETRY_PAUSE_S)
             try:
                 station.reconnect()
             except Exception as again:  # the next try must still come

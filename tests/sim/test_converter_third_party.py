@@ -28,7 +28,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -36,6 +36,7 @@ from sim_instruments.emulators.nkt_boostik import BoostikEmulator
 from sim_instruments.emulators.serial_line import SerialLineServer
 from sim_instruments.emulators.thorlabs_tc200 import TC200Emulator
 from sim_instruments.world_state import ConverterState, VirtualClock
+from tests.steps import Step, raises, run_steps
 from wire_formats import nkt_interbus as ib
 
 tc200 = pytest.importorskip("qmi.instruments.thorlabs.tc200")
@@ -45,7 +46,6 @@ create_transport = pytest.importorskip("qmi.core.transport").create_transport
 exceptions = pytest.importorskip("qmi.core.exceptions")
 
 PASS_FRACTION = 0.95
-Step = tuple[str, Callable[[], object]]
 
 
 @pytest.fixture
@@ -68,34 +68,6 @@ def tc200_line(state) -> Iterator[SerialLineServer]:
 @pytest.fixture
 def boostik_line(state) -> Iterator[SerialLineServer]:
     yield from _serve(BoostikEmulator(state))
-
-
-def run_steps(unit: str, steps: list[Step]) -> list[str]:
-    """Run every step (``False`` or an exception fails it); print and return the failures."""
-    failures = []
-    for name, step in steps:
-        try:
-            result = step()
-        except Exception as error:  # noqa: BLE001 (any failure is a counted step)
-            failures.append(f"{name}: {type(error).__name__}: {error}")
-            continue
-        if result is False:
-            failures.append(f"{name}: wrong result")
-    print(f"{unit}: {len(steps) - len(failures)}/{len(steps)} steps passed")
-    for failure in failures:
-        print(f"  FAILED {failure}")
-    return failures
-
-
-def raises(error: type[BaseException], call: Callable[[], object]) -> Callable[[], bool]:
-    """A step that passes when ``call`` raises ``error``."""
-    def step() -> bool:
-        try:
-            call()
-        except error:
-            return True
-        return False
-    return step
 
 
 # --- Thorlabs TC200, QMI's Thorlabs_TC200 -------------------------------------------------

@@ -39,6 +39,7 @@ from sim_instruments.emulators.rs_sgs100a import RohdeSchwarzSGS100AEmulator
 from sim_instruments.emulators.tektronix_awg5014c import TektronixAWG5014CEmulator
 from sim_instruments.tcp_server import InstrumentServer
 from sim_instruments.world_state import AwgState, MicrowaveState
+from tests.steps import Step, raises, run_steps
 from wire_formats.tektronix_awg5014 import AWG_FILE_INTEGER, AWG_FILE_MAGIC, encode_waveform
 
 awg5014 = pytest.importorskip("qmi.instruments.tektronix.awg5014")
@@ -48,42 +49,12 @@ QMI_InstrumentException = pytest.importorskip("qmi.core.exceptions").QMI_Instrum
 QMI_TimeoutException = pytest.importorskip("qmi.core.exceptions").QMI_TimeoutException
 
 PASS_FRACTION = 0.95
-Step = tuple[str, Callable[[], object]]
 
 
 class QuickAwg5014(awg5014.Tektronix_Awg5014):  # type: ignore[name-defined,misc]
     """QMI's driver with a 1 s reply timeout instead of 30 s (its only difference)."""
 
     RESPONSE_TIMEOUT = 1.0
-
-
-def run_steps(driver: str, steps: list[Step]) -> list[str]:
-    """Run every step (``False`` or an exception fails it); print and return the failures."""
-    failures = []
-    for name, step in steps:
-        try:
-            result = step()
-        except Exception as error:  # noqa: BLE001 (any failure is a counted step)
-            failures.append(f"{name}: {type(error).__name__}: {error}")
-            continue
-        if result is False:
-            failures.append(f"{name}: wrong result")
-    print(f"{driver}: {len(steps) - len(failures)}/{len(steps)} steps passed")
-    for failure in failures:
-        print(f"  FAILED {failure}")
-    return failures
-
-
-def raises(error: type[BaseException], call: Callable[[], object],
-           text: str = "") -> Callable[[], bool]:
-    """A step that passes when ``call`` raises ``error`` (its message containing ``text``)."""
-    def step() -> bool:
-        try:
-            call()
-        except error as raised:
-            return text in str(raised)
-        return False
-    return step
 
 
 def serve(emulator: object) -> Iterator[str]:
