@@ -194,7 +194,9 @@ class EosConnection:
         except DriverError as error:
             if isinstance(error, EosReplyError) or error.command == json.dumps(message):
                 raise
-            raise DriverError(self.name, json.dumps(message), error.reply) from None
+            unreached = isinstance(error, TransportError)   # stays retryable
+            raise (TransportError if unreached else DriverError)(
+                self.name, json.dumps(message), error.reply) from None
 
     def bias_voltages_mv(self) -> list[float]:
         self.exchange({"request": "BiasVoltage"},

@@ -67,9 +67,10 @@ uploads and run/stop; the waveform-name rule (ASCII letters, digits,
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
@@ -79,7 +80,7 @@ from qcodes import validators as vals
 from qcodes.instrument import ChannelList, InstrumentChannel
 from qcodes.parameters import Parameter, create_on_off_val_mapping
 
-from labctl.errors import DriverError
+from labctl.errors import DriverError, TransportError
 from labctl.instruments.adapter import Adapter
 from labctl.instruments.sequencer import SequencerLimits, check_sequence
 from labctl.pulses.program import JumpTarget, RenderedProgram, SequenceElement
@@ -583,21 +584,24 @@ class TektronixAWG5014C(ScpiInstrument):
     def safe_state(self) -> None:
         """Turn every output off and stop the AWG (it drives modulators and AOMs).
 
-        Every step is attempted even if an earlier one fails; the first
-        failure is raised at the end.
+        Every step is attempted even if the unit refuses an earlier one; the first
+        failure is raised at the end. A step that cannot reach the unit (a VISA
+        I/O error) ends the attempt at once: no later step would get through on
+        that connection, and the caller reconnects and tries again.
         """
-        failures: list[DriverError | VisaIOError] = []
-        for channel in self._channels:
+        failures: list[DriverError] = []
+        steps: list[tuple[str, Callable[[], None]]] = [
+            (f"turn {channel.short_name} off", functools.partial(channel.output.set, False))
+            for channel in self._channels]
+        for what, step in [*steps, ("stop", self.stop)]:
             try:
-                channel.output.set(False)
-            except (DriverError, VisaIOError) as exc:
-                log.error("%s: could not turn %s off: %s", self.name, channel.short_name, exc)
+                step()
+            except (VisaIOError, TransportError) as exc:
+                log.error("%s: could not %s: %s", self.name, what, exc)
+                raise
+            except DriverError as exc:
+                log.error("%s: could not %s: %s", self.name, what, exc)
                 failures.append(exc)
-        try:
-            self.stop()
-        except (DriverError, VisaIOError) as exc:
-            log.error("%s: could not stop: %s", self.name, exc)
-            failures.append(exc)
         if failures:
             raise failures[0]
         log.info("%s: safe state (outputs off, stopped)", self.name)

@@ -53,6 +53,19 @@ class StationError(LabctlError):
         return f"{': '.join(where)}: {self.message}"
 
 
+class SafeStateError(LabctlError):
+    """Instruments that could not be put in their safe state; ``failures`` maps each
+    instrument's name to what went wrong."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        super().__init__(failures)
+        self.failures = dict(failures)
+
+    def __str__(self) -> str:
+        return "safe state failed for " + "; ".join(
+            f"{name}: {what}" for name, what in self.failures.items())
+
+
 class SafetyLimitError(LabctlError):
     """A safety limit from the station file cannot be applied to a parameter."""
 

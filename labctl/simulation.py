@@ -49,6 +49,10 @@ ENTRY_POINT_GROUP = "labctl.simulators"
 #: simulated clock finite and its float resolution far below a picosecond for
 #: years of requests, and keeps a wall clock from being parked for ages.
 MAX_CLOCK_REQUEST_S = 86400.0
+#: The longest a virtual lab may take to answer one clock request, s: advancing its
+#: clock is when it computes what its units record in that time (the tags of a
+#: block), so the answer waits on that work, never a driver's request.
+CLOCK_ADVANCE_TIMEOUT_S = 120.0
 
 #: Whether commands in this context join a virtual lab another process serves
 #: (set only for the extent of a `joining` block, e.g. one ``--join`` command).
@@ -232,8 +236,9 @@ class ControlClient:
         self.address = (host, port)
         self.timeout = timeout
 
-    def _exchange(self, command: str, reply: bool) -> str:
+    def _exchange(self, command: str, reply: bool, timeout: float | None = None) -> str:
         with socket.create_connection(self.address, timeout=self.timeout) as sock:
+            sock.settimeout(self.timeout if timeout is None else timeout)
             sock.sendall(command.encode() + b"\n")
             if not reply:
                 sock.sendall(b"SYST:ERR?\n")
@@ -255,7 +260,8 @@ class ControlClient:
         return float(self._exchange("CLOCk:TIME?", reply=True))
 
     def sleep(self, seconds: float) -> None:
-        self._exchange(f"CLOCk:ADVance {check_clock_request(seconds)!r}", reply=False)
+        self._exchange(f"CLOCk:ADVance {check_clock_request(seconds)!r}", reply=False,
+                       timeout=CLOCK_ADVANCE_TIMEOUT_S)
 
     def set_fault(self, instrument: str, kind: str, value: float = 0.0) -> None:
         self._exchange(f'FAULt:SET "{instrument}",{kind},{value!r}', reply=False)

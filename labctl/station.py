@@ -39,7 +39,7 @@ import importlib
 import io
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,7 +50,13 @@ from qcodes.parameters import ParameterBase
 from qcodes.station import Station
 
 from labctl.clock import Clock, WallClock
-from labctl.errors import LabctlError, RemoteError, SafetyLimitError, StationError
+from labctl.errors import (
+    LabctlError,
+    RemoteError,
+    SafeStateError,
+    SafetyLimitError,
+    StationError,
+)
 from labctl.instruments.converter import FrequencyConverter
 from labctl.instruments.detector import DetectorView, SinglePhotonDetectors
 from labctl.instruments.laser import Laser
@@ -257,15 +263,18 @@ class LabStation(Station):
         return [component for spec in self.spec.instruments
                 if isinstance(component := self.components.get(spec.name), Instrument)]
 
-    def safe_state_all(self) -> None:
-        """Put every hazardous instrument in its safe state; try all before reporting."""
-        failures: list[str] = []
+    def safe_state_all(self, only: Collection[str] | None = None) -> None:
+        """Put every hazardous instrument (or those named in ``only``) in its safe state;
+        try all before reporting, then `SafeStateError` naming each that failed."""
+        failures: dict[str, str] = {}
         for instrument in self.loaded_instruments():
+            if only is not None and instrument.name not in only:
+                continue
             try:
                 target = self.capability_of(instrument.name)
             except Exception as error:  # an adapter that cannot be built: the driver's own
                 log.exception("no capability for %s", instrument.name)
-                failures.append(f"{instrument.name}: {error}")
+                failures[instrument.name] = str(error)
                 target = instrument
             if not isinstance(target, SafeState) and isinstance(instrument, SafeState):
                 target = instrument
@@ -273,13 +282,16 @@ class LabStation(Station):
                 try:
                     target.safe_state()
                 except Exception as error:  # every instrument must get its turn
-                    log.exception("safe state failed for %s", instrument.name)
-                    failures.append(f"{instrument.name}: {error}")
+                    failures[instrument.name] = " ".join(str(error).split())
+                    log.error("safe state failed for %s: %s", instrument.name,
+                              failures[instrument.name])
+                    log.debug("safe state of %s", instrument.name, exc_info=True)
         if failures:
-            raise LabctlError("safe state failed for " + "; ".join(failures))
+            raise SafeStateError(failures)
 
-    def reconnect(self) -> None:
-        """Open a fresh session to every instrument (after a dropped connection).
+    def reconnect(self, only: Collection[str] | None = None) -> None:
+        """Open a fresh session to every instrument, or to those named in ``only``
+        (after a dropped connection).
 
         A driver with its own ``reconnect()`` (one over zmq or a vendor library)
         reconnects itself; a VISA driver gets a fresh VISA session; remote nodes
@@ -288,7 +300,8 @@ class LabStation(Station):
         from pyvisa import errors as pyvisa_errors
         from qcodes.instrument import VisaInstrument
 
-        for spec in self.spec.instruments:
+        specs = [s for s in self.spec.instruments if only is None or s.name in only]
+        for spec in specs:
             instrument = self.components.get(spec.name)
             if spec.remote is not None:
                 continue
@@ -316,7 +329,7 @@ class LabStation(Station):
             instrument.set_address(spec.qcodes_config["address"], visalib)
             new = instrument.visa_handle
             new.timeout, new.read_termination, new.write_termination = settings
-        if self.remote is not None:
+        if self.remote is not None and any(s.remote is not None for s in specs):
             self.remote.reconnect()
 
     def begin_run(self, run_id: int) -> None:

@@ -11,39 +11,79 @@ where the name says so (``_nm``, ``_dbm``, ``_c``, ``_ps``), SI otherwise.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+log = logging.getLogger(__name__)
+
+#: Work scheduled this close after the clock's time is due (float sums of block
+#: lengths land within a fraction of a picosecond of a record's end), s.
+DUE_SLACK_S = 0.5e-12
 #: Ambient temperature a switched-off oven relaxes to, °C.
 AMBIENT_C = 25.0
 
 
 class VirtualClock:
-    """The virtual lab's time, s. Advances only when told to (never by itself)."""
+    """The virtual lab's time, s. Advances only when told to (never by itself).
+
+    Work a unit does at a moment of virtual time (the tags of a record that ends
+    then) is scheduled with `at` and done inside the `advance` that reaches that
+    moment. Waiting on the station clock is what costs time, as in the lab: once
+    the clock says a record is over, its data is there, and no driver request
+    waits on the virtual lab's computing (a real unit's ``*OPC?`` semantics).
+    """
 
     def __init__(self) -> None:
         self._now = 0.0
         self._lock = threading.Lock()
+        self._due: list[tuple[float, int, Callable[[], object]]] = []
+        self._scheduled = itertools.count()
 
     def now(self) -> float:
         with self._lock:
             return self._now
 
+    def at(self, moment: float, work: Callable[[], object]) -> None:
+        """Do ``work`` once the clock reaches ``moment`` (at once if it has)."""
+        with self._lock:
+            heapq.heappush(self._due, (moment, next(self._scheduled), work))
+        self._do_due()
+
     def advance(self, seconds: float) -> float:
-        """Let ``seconds`` of virtual time pass; returns the new time."""
+        """Let ``seconds`` of virtual time pass, doing the work due by then; the new time."""
         if not seconds >= 0:
             raise ValueError(f"cannot advance the clock by {seconds!r} s")
         with self._lock:
             self._now += seconds
-            return self._now
+            now = self._now
+        self._do_due()
+        return now
 
     def sleep(self, seconds: float) -> None:
         """`labctl.clock.Clock` protocol: waiting is advancing."""
         self.advance(seconds)
+
+    def _do_due(self) -> None:
+        """Work due by now, in the order of its moments (outside the clock's own lock:
+        the work reads the clock). A failure is the unit's to report when asked: the
+        work is redone then, and fails there with the unit's own error."""
+        while True:
+            with self._lock:
+                if not self._due or self._due[0][0] > self._now + DUE_SLACK_S:
+                    return
+                _, _, work = heapq.heappop(self._due)
+            try:
+                work()
+            except Exception:
+                log.debug("virtual lab: work due at %.6f s failed", self._now, exc_info=True)
 
 
 FaultKind = Literal["latency", "drop", "garbage", "silent", "unlock", "latch"]

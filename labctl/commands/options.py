@@ -34,9 +34,13 @@ def add_join_option(parser: argparse.ArgumentParser) -> None:
 def check_join(args: argparse.Namespace) -> None:
     """With ``--join``, a virtual lab serves the command's station and profile now;
     `LabctlError` saying how to start one otherwise (before anything is created)."""
-    if not getattr(args, "join", False):
-        return
-    spec = station_module.read_spec(args.station, args.profile)
+    if getattr(args, "join", False) and hasattr(args, "station"):
+        check_join_station(args.station, args.profile)
+
+
+def check_join_station(station: str, profile: str) -> None:
+    """A virtual lab serves ``station`` and ``profile`` now (``--join``); `LabctlError` if not."""
+    spec = station_module.read_spec(station, profile)
     if spec.simulator is None:
         raise LabctlError(f"--join: profile '{spec.profile}' of {spec.path} names no "
                           "simulator (there is no virtual lab to join)")

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from labctl import station as station_module
-from labctl.commands.options import add_data_dir_option, add_station_options
+from labctl.commands.options import (
+    add_data_dir_option,
+    add_join_option,
+    add_station_options,
+    check_join_station,
+)
 from labctl.commands.output import print_json, table
 from labctl.data.archive import Archive, RunInfo
 from labctl.data.location import data_root
@@ -46,6 +51,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     resume.add_argument("run_id", type=int)
     resume.add_argument("--retries", type=int, default=3)
     resume.add_argument("--json", action="store_true")
+    add_join_option(resume)
     add_data_dir_option(resume)
     resume.set_defaults(handler=resume_run)
 
@@ -103,6 +109,9 @@ def resume_run(args: argparse.Namespace) -> int:
     archive = Archive(data_root(args.data_dir))
     try:
         archive.check_writable(f"cannot resume run {args.run_id}")
+        if args.join:   # the run's own station and profile must be served now
+            info = archive.info(args.run_id)
+            check_join_station(info.station_path, info.profile)
         archive.reconcile()
         outcome = Engine(archive, retries=args.retries).resume(args.run_id)
     finally:

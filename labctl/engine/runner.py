@@ -33,16 +33,14 @@ Cross-cutting behaviour, on every exit path:
 from __future__ import annotations
 
 import functools
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pyvisa.errors import VisaIOError
-from qcodes.utils import NumpyJSONEncoder
 from tqdm import tqdm
 
 from labctl import station as station_module
@@ -58,8 +56,15 @@ from labctl.engine.experiment import (
 from labctl.engine.health import HealthCheck
 from labctl.engine.interrupts import GracefulInterrupt
 from labctl.engine.registry import find_experiment
+from labctl.engine.snapshot import station_snapshot
 from labctl.engine.stopping import History
-from labctl.errors import LabctlError, ParameterError, StationError, TransportError
+from labctl.errors import (
+    LabctlError,
+    ParameterError,
+    SafeStateError,
+    StationError,
+    TransportError,
+)
 from labctl.provenance import code_version
 from labctl.station import LabStation
 
@@ -72,6 +77,10 @@ log = logging.getLogger(__name__)
 #: validator's `ValueError`, a unit's error-queue entry).
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (VisaIOError, ConnectionError, TimeoutError,
                                                      TransportError, UnicodeDecodeError)
+
+#: What loading a station may fail with: a unit that could not be reached (retried)
+#: or, for anything else, a station that cannot be used (not retried).
+_LOAD_FAILURES: tuple[type[BaseException], ...] = (StationError, *TRANSPORT_ERRORS)
 
 #: Wall time before each retry after a transport error, s (a glitch of a unit or of its
 #: network passes in wall time, also in simulation). A block is retried after it and a
@@ -130,7 +139,7 @@ class Engine:
             metadata = RunMetadata(
                 experiment=experiment.name, config=config_to_dict(experiment.config),
                 station_path=str(station_path), profile=profile,
-                station_snapshot=_snapshot(station), code_version=code_version(),
+                station_snapshot=self._snapshot(station), code_version=code_version(),
                 planned_blocks=experiment.planned_blocks())
             writer = self.archive.create_run(metadata, experiment.value_names)
             log.info("run %d of %s started", writer.run_id, experiment.name)
@@ -145,7 +154,7 @@ class Engine:
         experiment = experiment_type(config_from_dict(experiment_type.config_type, info.config))
         archived = self.archive.station_snapshot(run_id)
         with self._load(info.station_path, info.profile) as station:
-            _check_same_station(run_id, archived, _snapshot(station, update=False))
+            _check_same_station(run_id, archived, self._snapshot(station, update=False))
             data = self.archive.load(run_id)
             history = History.from_values({k: list(v) for k, v in data.values.items()},
                                           len(data.blocks))
@@ -159,13 +168,19 @@ class Engine:
         for attempt in range(self.retries + 1):
             try:
                 return station_module.load(station_path, profile)
-            except StationError as error:
-                if not isinstance(error.__cause__, TRANSPORT_ERRORS) or attempt == self.retries:
+            except _LOAD_FAILURES as error:
+                unreachable = not isinstance(error, StationError) or isinstance(
+                    error.__cause__, TRANSPORT_ERRORS)
+                if not unreachable or attempt == self.retries:
                     raise
-                log.warning("loading the station: %s; retry %d of %d", error, attempt + 1,
-                            self.retries)
+                log.warning("loading the station: %s; retry %d of %d", _one_line(error),
+                            attempt + 1, self.retries)
                 self.recovery_clock.sleep(RETRY_PAUSE_S)
         raise AssertionError("unreachable")
+
+    def _snapshot(self, station: LabStation, update: bool = True) -> dict[str, Any]:
+        return station_snapshot(station, self.recovery_clock, update,
+                                transport_errors=TRANSPORT_ERRORS)
 
     # --- the loop ---------------------------------------------------------------
 
@@ -215,7 +230,11 @@ class Engine:
                     reason = f"aborted by a second Ctrl-C during block {writer.next_block}"
                 except Exception as error:  # the run fails, but is recorded and made safe
                     status, reason = "failed", _one_line(error)
-                    log.exception("run %d failed", writer.run_id)
+                    if isinstance(error, LabctlError):   # a fault, said in one line
+                        log.error("run %d failed: %s", writer.run_id, reason)
+                        log.debug("run %d failed", writer.run_id, exc_info=True)
+                    else:                                # a bug: its traceback
+                        log.exception("run %d failed", writer.run_id)
         finally:
             bar.close()
             safe, reason = _make_safe(station, reason, self.retries, self.recovery_clock)
@@ -290,39 +309,6 @@ def analyze_run(archive: Archive, run_id: int) -> tuple[RunData, Any]:
     return data, experiment.analyze(data)
 
 
-def _snapshot(station: LabStation, update: bool = True) -> dict[str, Any]:
-    """The station's QCoDeS snapshot as plain JSON values (string keys, no numpy).
-
-    With ``update``, each instrument is read afresh only if it answers a first read: a
-    silent unit costs one timeout here, not one per parameter (QCoDeS's snapshot logs
-    and goes on past every parameter that fails); its last known values are kept.
-    """
-    whole = station.snapshot(update=False)
-    if update:
-        for instrument in station.loaded_instruments():
-            if _answers(instrument):
-                whole["instruments"][instrument.name] = instrument.snapshot(update=True)
-    snapshot: dict[str, Any] = json.loads(json.dumps(whole, cls=NumpyJSONEncoder))
-    return snapshot
-
-
-def _answers(instrument: Any) -> bool:
-    """Whether ``instrument`` answers the read of its first gettable parameter (besides IDN)."""
-    first = next((p for name, p in instrument.parameters.items()
-                  if name != "IDN" and p.gettable), None)
-    if first is None:
-        return True
-    try:
-        first.get()
-    except TRANSPORT_ERRORS as error:
-        log.warning("%s does not answer (%s): its snapshot keeps its last known values",
-                    instrument.name, _one_line(error))
-        return False
-    except Exception:  # a refusal is an answer; the snapshot logs what fails
-        log.debug("%s refused its first read", instrument.name, exc_info=True)
-    return True
-
-
 def _instruments_of(snapshot: dict[str, Any]) -> dict[str, str]:
     instruments = snapshot.get("instruments", {})
     return {name: str(entry.get("__class__", "")) for name, entry in instruments.items()}
@@ -346,17 +332,23 @@ def _check_same_station(run_id: int, archived: dict[str, Any], current: dict[str
 
 def _make_safe(station: LabStation, reason: str | None, retries: int,
                clock: Clock) -> tuple[bool, str | None]:
-    """Every hazardous instrument to its safe state; (reached, the run's reason)."""
+    """Every hazardous instrument to its safe state; (reached, the run's reason).
+
+    Those that fail are tried again, alone, after a pause and a fresh connection
+    to each of them, up to ``retries`` times.
+    """
+    failed: Collection[str] | None = None   # None: all of them
     for attempt in range(retries + 1):
         try:
-            station.safe_state_all()
-        except LabctlError as error:
+            station.safe_state_all(failed)
+        except SafeStateError as error:
             log.error("%s", error)
             if attempt == retries:
                 return False, f"{reason}; {error}" if reason else str(error)
+            failed = tuple(error.failures)
             clock.sleep(RETRY_PAUSE_S)
             try:
-                station.reconnect()
+                station.reconnect(failed)
             except Exception as again:  # the next try must still come
                 log.warning("reconnecting for the safe state failed: %s", _one_line(again),
                             exc_info=True)

@@ -60,7 +60,9 @@ class RemoteClock:
     def sleep(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError(f"cannot sleep a negative time ({seconds} s)")
-        self.client.request("clock", action="sleep", seconds=float(seconds))
+        # a lab clock takes the time itself, a virtual one the time its lab computes
+        self.client.request("clock", action="sleep", seconds=float(seconds),
+                            timeout=self.client.call_timeout + float(seconds))
 
 
 class RemoteNodes:

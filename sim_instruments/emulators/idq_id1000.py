@@ -511,6 +511,17 @@ class IDQID1000Emulator(ScpiEmulator):
             n for n, own in enumerate(self.state.inputs, start=1) if own.timetags_enabled)
         self._recording = None
         self._records_started += 1
+        end = self._end_time()
+        if end is not None and end < float("inf"):
+            self.world.state.clock.at(end, self._precompute(self._records_started))
+
+    def _precompute(self, generation: int) -> Callable[[], None]:
+        """The record's tags, computed when the clock reaches its end (`VirtualClock.at`)."""
+        def compute() -> None:
+            with self.world.state.lock:
+                if self._records_started == generation:
+                    self._finished_recording()
+        return compute
 
     def _stop(self, call: Call) -> None:
         if self._playing():

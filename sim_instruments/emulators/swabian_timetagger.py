@@ -157,6 +157,8 @@ class Measurement:
     #: Captured time since the last clear, s (spans closed so far).
     captured_s: float = 0.0
     counts: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: A stream's tags computed but not yet fetched: (channels, timestamps in ps).
+    tags: list[tuple[NDArray[np.int32], NDArray[np.int64]]] = field(default_factory=list)
 
 
 class SwabianService(ScpiEmulator):
@@ -410,6 +412,7 @@ class SwabianService(ScpiEmulator):
             self._close_run(measurement, now)
         measurement.running_since = measurement.started_at = now
         measurement.ends_at = now + duration_ps * 1e-12
+        self.world.state.clock.at(measurement.ends_at, self._precompute(measurement))
 
     def _stop(self, measurement: Measurement, request: dict[str, Any]) -> None:
         if measurement.running_since is not None:
@@ -417,6 +420,7 @@ class SwabianService(ScpiEmulator):
 
     def _clear(self, measurement: Measurement, request: dict[str, Any]) -> None:
         measurement.pending.clear()
+        measurement.tags.clear()
         measurement.captured_s = 0.0
         self._reset_counts(measurement)
         if measurement.running_since is not None:
@@ -436,54 +440,67 @@ class SwabianService(ScpiEmulator):
             self._now() - measurement.running_since
         return round((measurement.captured_s + running) * 1e12)
 
-    def _take_pending(self, measurement: Measurement) -> list[tuple[float, float]]:
-        """The captured spans not yet turned into data, the running one up to now included
-        (it goes on running until its own end)."""
+    def _close_running(self, measurement: Measurement) -> None:
+        """Capture the running span up to now (it goes on running until its own end)."""
         if measurement.running_since is not None:
             now, ends_at = self._now(), measurement.ends_at
             self._close_run(measurement, now)
             measurement.running_since, measurement.ends_at = now, ends_at
-        spans, measurement.pending = measurement.pending, []
-        return spans
 
-    def _data(self, request: dict[str, Any]) -> bytes:
-        measurement = self._measurement(request)
-        spans = self._take_pending(measurement)
-        if measurement.kind == "stream":
-            return self._stream_data(measurement, spans)
-        if measurement.kind == "countrate":
-            for start, end in spans:
+    def _accumulate(self, measurement: Measurement) -> None:
+        """Turn the captured spans into the measurement's data: counts, or stream tags."""
+        spans, measurement.pending = measurement.pending, []
+        for start, end in spans:
+            if measurement.kind == "countrate":
                 means = [max(_rate(self.world, c) * (end - start), 0.0)
                          for c in measurement.channels]
                 measurement.counts += self.world.rng.poisson(means).astype(np.int64)
-            seconds = measurement.captured_s
-            rates = measurement.counts / seconds if seconds > 0 else \
-                np.zeros(len(measurement.channels))
-            return _pack({}, rates.astype("<f8"), measurement.counts.astype("<i8"))
-        parameters = measurement.parameters
-        for start, end in spans:
+                continue
             recording = self._record(measurement.channels, end - start)
             stamps = recording.timestamps_ps
+            if measurement.kind == "stream":
+                measurement.tags.append((recording.channels.astype(np.int32),
+                                         stamps + np.int64(round(start * 1e12))))
+                continue
+            parameters = measurement.parameters
             measurement.counts += _histogram_counts(
                 stamps[recording.channels == parameters["start"]],
                 stamps[recording.channels == parameters["click"]],
                 parameters["binwidth"], parameters["n_bins"])
+
+    def _precompute(self, measurement: Measurement) -> Callable[[], None]:
+        """The data of a timed run, computed when the clock reaches its end
+        (`VirtualClock.at`), so that no client request waits on it."""
+        def compute() -> None:
+            with self.world.state.lock:
+                if any(m is measurement for m in self.measurements.values()):
+                    self._settle(measurement)
+                    self._accumulate(measurement)
+        return compute
+
+    def _data(self, request: dict[str, Any]) -> bytes:
+        measurement = self._measurement(request)
+        self._close_running(measurement)
+        self._accumulate(measurement)
+        if measurement.kind == "stream":
+            return self._stream_data(measurement)
+        if measurement.kind == "countrate":
+            seconds = measurement.captured_s
+            rates = measurement.counts / seconds if seconds > 0 else \
+                np.zeros(len(measurement.channels))
+            return _pack({}, rates.astype("<f8"), measurement.counts.astype("<i8"))
         counts = np.minimum(measurement.counts, np.iinfo(np.int32).max)
         return _pack({}, counts.astype("<i4"))
 
-    def _stream_data(self, measurement: Measurement, spans: list[tuple[float, float]]) -> bytes:
-        channels: list[NDArray[np.int32]] = []
-        stamps: list[NDArray[np.int64]] = []
-        for start, end in spans:
-            recording = self._record(measurement.channels, end - start)
-            channels.append(recording.channels.astype(np.int32))
-            stamps.append(recording.timestamps_ps + np.int64(round(start * 1e12)))
-        channel = np.concatenate(channels) if channels else np.zeros(0, np.int32)
-        stamp = np.concatenate(stamps) if stamps else np.zeros(0, np.int64)
+    def _stream_data(self, measurement: Measurement) -> bytes:
+        """The tags since the last `getData` (they are handed over once)."""
+        tags, measurement.tags = measurement.tags, []
+        channel = np.concatenate([c for c, _ in tags]) if tags else np.zeros(0, np.int32)
+        stamp = np.concatenate([t for _, t in tags]) if tags else np.zeros(0, np.int64)
         header = {"size": len(channel), "t_start": round(measurement.started_at * 1e12),
                   "t_get_data": round(self._now() * 1e12), "overflow": False,
                   "capture_duration": self._capture_ps(measurement)}
-        log.debug("stream: %d tags in %d span(s)", len(channel), len(spans))
+        log.debug("stream: %d tags in %d span(s)", len(channel), len(tags))
         return _pack(header, channel.astype("<i4"), stamp.astype("<i8"))
 
     def _record(self, channels: Iterable[int], seconds: float) -> Recording:

@@ -39,7 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     try:
         announced = json.loads(read_json_object(server))
         yield {"env": env, "runtime": runtime, "pid": server.pid,
-               "addresses": announced["addresses"]}
+               "addresses": announced["addresses"], "control_port": announced["control_port"]}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -110,3 +110,58 @@ def test_join_true_in_the_profile_joins_and_needs_a_served_lab(tmp_path):
     assert not station_module.simulated_station(station_module.read_spec(STATION)).join
     with pytest.raises(LabctlError, match=f"no virtual lab serves {path} profile 'sim'"):
         station_module.load(path)   # nothing serves this file: never a lab of its own
+
+
+def test_resume_join_continues_an_interrupted_run_on_the_served_lab(in_its_runtime, tmp_path,
+                                                                    capsys, caplog):
+    from experiments.herald_rate import HeraldRate, HeraldRateConfig
+    from labctl.cli import main
+    from labctl.data.archive import Archive
+    from labctl.engine.runner import Engine
+    from labctl.simulation import ControlClient
+
+    def interrupt(index: int) -> None:
+        if index == 0:
+            raise KeyboardInterrupt
+
+    archive = Archive(tmp_path)
+    experiment = HeraldRate(HeraldRateConfig(blocks=3, block_seconds=1.0))
+    with joining():
+        first = Engine(archive, progress=False, on_block=interrupt).start(
+            experiment, STATION, "sim")
+    archive.close()
+    assert first.status == "interrupted" and first.blocks == 1
+    served_clock = ControlClient(in_its_runtime["control_port"])
+    before = served_clock.now()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="labctl.simulation"):
+        code = main(["resume", str(first.run_id), "--join", "--json", "--data-dir",
+                     str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert json.loads(out)["status"] == "completed"
+    assert [r for r in caplog.records if "joined the virtual lab of pid "
+            f"{in_its_runtime['pid']}" in r.getMessage()]
+    assert served_clock.now() >= before + 2.0   # the two blocks passed on the served clock
+
+
+def test_resume_join_with_nothing_served_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    from experiments.herald_rate import HeraldRate, HeraldRateConfig
+    from labctl.cli import main
+    from labctl.data.archive import Archive
+    from labctl.engine.runner import Engine
+
+    monkeypatch.setenv("LABCTL_RUNTIME_DIR", str(tmp_path / "runtime"))
+    archive = Archive(tmp_path / "data")
+
+    def interrupt(index: int) -> None:
+        raise KeyboardInterrupt
+
+    run = Engine(archive, progress=False, on_block=interrupt).start(
+        HeraldRate(HeraldRateConfig(blocks=2, block_seconds=1.0)), STATION, "sim")
+    archive.close()
+    code = main(["resume", str(run.run_id), "--join", "--data-dir", str(tmp_path / "data")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err, err
+    assert "--join" in err and "no virtual lab serves" in err, err
+    assert Archive(tmp_path / "data", read_only=True).info(run.run_id).blocks == 1
