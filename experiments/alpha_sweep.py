@@ -16,7 +16,9 @@ does (its `readout_program` and readout assignment). The analysis gives per α
 the herald rate (Poisson error) and the readout-corrected fidelity
 F = (1 + XX + YY − ZZ)/4 (`labctl.analysis.estimators`), and chooses the α
 with the largest herald rate whose fidelity (point estimate) reaches
-``target_fidelity``.
+``target_fidelity``. Each point also records the α the rendered
+preparation pulse realises (`experiments.bringup.realised_alpha`; a warning
+is logged when it is off the asked one by more than its tolerance).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from experiments.bringup import (
     gate_detectors,
     heralds,
     keep_only_heralded_syncs,
+    station_alpha,
 )
 from experiments.entanglement import (
     BASES,
@@ -101,7 +104,10 @@ class AlphaSweepConfig:
 
 @dataclass(frozen=True)
 class AlphaPoint:
-    """One α: herald rate (Hz) and readout-corrected fidelity with standard errors."""
+    """One α: herald rate (Hz) and readout-corrected fidelity with standard errors.
+
+    ``alpha`` is the asked α, ``alpha_realised`` what the rendered pulse gives.
+    """
 
     alpha: float
     herald_rate_hz: float
@@ -110,6 +116,7 @@ class AlphaPoint:
     fidelity_err: float
     heralds: int
     seconds: float
+    alpha_realised: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -135,8 +142,8 @@ class AlphaSweep(Experiment[AlphaSweepConfig]):
                                   "readout-corrected fidelity vs α, and the α to use")
     config_type: ClassVar[type[Any]] = AlphaSweepConfig
     value_names: ClassVar[tuple[str, ...]] = (
-        "x", "seconds", "heralds", *(_key(b, p, pair) for b in BASES for p in _PATTERNS
-                                     for pair in PAIRS))
+        "x", "alpha_realised", "seconds", "heralds",
+        *(_key(b, p, pair) for b in BASES for p in _PATTERNS for pair in PAIRS))
 
     def prepare(self, context: RunContext) -> None:
         config = self.config
@@ -149,7 +156,8 @@ class AlphaSweep(Experiment[AlphaSweepConfig]):
         station = context.station
         alpha = config.point(index)
         design = AttemptDesign(alpha=alpha)
-        values: dict[str, float] = {"x": alpha, "seconds": 3 * config.seconds_per_basis}
+        values: dict[str, float] = {"x": alpha, "seconds": 3 * config.seconds_per_basis,
+                                    "alpha_realised": station_alpha(station, design)}
         total = 0
         for basis in BASES:
             for node in NODES:
@@ -216,6 +224,7 @@ def _point(v: Any, row: int, readout: Readout) -> AlphaPoint:
     """Herald rate and fidelity of one α from its block (Ψ− heralds brought to the Ψ+ frame)."""
     seconds = float(v["seconds"][row])
     count = int(v["heralds"][row])
+    realised = float(v["alpha_realised"][row]) if "alpha_realised" in v else math.nan
     rate = herald_rate(count, seconds)
     counts = {basis: (np.array([v[_key(basis, "plus", pair)][row] for pair in PAIRS]),
                       np.array([v[_key(basis, "minus", pair)][row] for pair in PAIRS]))
@@ -224,10 +233,10 @@ def _point(v: Any, row: int, readout: Readout) -> AlphaPoint:
         correlators = corrected_correlators(counts, readout)
     except ValueError:
         return AlphaPoint(float(v["x"][row]), rate.value, rate.error, math.nan, math.nan,
-                          count, seconds)
+                          count, seconds, realised)
     fidelity = bell_fidelity(correlators["XX"], correlators["YY"], correlators["ZZ"], "Psi+")
     return AlphaPoint(float(v["x"][row]), rate.value, rate.error, fidelity.value,
-                      fidelity.error, count, seconds)
+                      fidelity.error, count, seconds, realised)
 
 
 def _choose(points: list[AlphaPoint], target: float) -> AlphaPoint | None:

@@ -5,12 +5,18 @@ item                          measures
 ============================  =====================================================
 ``readout_<node>``            `ReadoutFidelity` per node: F0, F1 → ε_M
 ``prepare_measure``           `PrepareMeasure`: p, ε_T
-``entanglement``              `Entanglement`: F, herald rate, attempt period
+``entanglement``              `Entanglement`: F, XX, YY, ZZ, herald rate, attempt
+                              period
 ``bell_test``                 `BellTest`: S (reported with the pair's stage)
-``memory``                    `MemoryRobustness`: N_1/e, escalating the scan
+``memory_<node>``             `MemoryRobustness` per node: N_1/e, escalating the scan
 ============================  =====================================================
 
-`LinkBattery` turns them into `labctl.stages.Measurements`. An item whose
+`LinkBattery` turns them into `labctl.stages.Measurements` for its one pair
+of end nodes (a link: `labctl.stages` reports a link-level result). Each
+node's readout corrects that node's qubit only, with the binomial errors of
+its calibration propagated into the correlators, F and ε_P; ε_P is the trace
+distance of the pair's Bell-diagonal part reconstructed from the measured
+XX, YY, ZZ (`labctl.stages.bell_diagonal_error`). An item whose
 instruments the station lacks is skipped, and the stages that need it are
 *not testable*, with the reason. Archived runs can stand in for items
 (labctl's `reusable_runs` decides which may). Registered under the
@@ -35,7 +41,7 @@ from labctl.certification import BatteryContext, BatteryRecord, missing_roles
 from labctl.engine.experiment import Experiment
 from labctl.engine.runner import analyze_run
 from labctl.physics.optics import FIBRE_LIGHT_SPEED_KM_S
-from labctl.stages import Estimate, Measurements
+from labctl.stages import Estimate, Measurements, MemoryDecay, bell_diagonal_error
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,21 @@ LINK_ROLES = (*((role, node) for node in NODES for role in _NODE_ROLES),
 
 def readout_roles(node: str) -> tuple[tuple[str, str], ...]:
     return (("awg", node), ("mw_source", node), ("time_tagger", HERALDING))
+
+
+def with_readouts(config: EntanglementConfig, a: ReadoutResult,
+                  b: ReadoutResult | None = None) -> EntanglementConfig:
+    """``config`` correcting node A's qubit with ``a`` and node B's with ``b`` (None: ``a``),
+    each F0, F1 with the binomial error of its calibration."""
+    config = dataclasses.replace(config, readout_f0=round(a.f0, 5), readout_f1=round(a.f1, 5),
+                                 readout_f0_err=round(a.f0_err, 6),
+                                 readout_f1_err=round(a.f1_err, 6))
+    if b is None:
+        return config
+    return dataclasses.replace(config, readout_b_f0=round(b.f0, 5),
+                               readout_b_f1=round(b.f1, 5),
+                               readout_b_f0_err=round(b.f0_err, 6),
+                               readout_b_f1_err=round(b.f1_err, 6))
 
 
 class LinkBattery:
@@ -97,27 +118,31 @@ class LinkBattery:
                                    readout_roles(node), {"node": node})
             if result is not None:
                 readouts[node] = result
-        f0 = round(min(r.f0 for r in readouts.values()), 4) if readouts else None
-        f1 = round(min(r.f1 for r in readouts.values()), 4) if readouts else None
         link = EntanglementConfig(protocol=s.protocol, alpha=s.alpha,  # type: ignore[arg-type]
                                   blocks=s.blocks, block_seconds=s.block_seconds)
-        if f0 is not None and f1 is not None:
-            link = dataclasses.replace(link, readout_f0=f0, readout_f1=f1)
+        prepare_config = link
+        if len(readouts) == len(NODES):
+            a, b = (readouts[node] for node in NODES)
+            link = with_readouts(link, a, b)
+            # prepare and measure reads node B only, through readout_f0/f1
+            prepare_config = with_readouts(prepare_config, b)
         link_matches = {"protocol": s.protocol, "alpha": s.alpha}
-        prepare = self.run_item("prepare_measure", PrepareMeasure(link), LINK_ROLES,
+        prepare = self.run_item("prepare_measure", PrepareMeasure(prepare_config), LINK_ROLES,
                                 link_matches)
         pair = self.run_item("entanglement", Entanglement(link), LINK_ROLES, link_matches)
         bell_config = BellTestConfig(protocol=s.protocol, alpha=s.alpha,  # type: ignore[arg-type]
                                      block_seconds=s.block_seconds, blocks=2)
         bell = self.run_item("bell_test", BellTest(bell_config), LINK_ROLES, link_matches)
-        return self._measurements(readouts, prepare, pair, bell, self._memory())
+        memories = {node: self._memory(node) for node in NODES}
+        return self._measurements(readouts, prepare, pair, bell, memories)
 
-    def _memory(self) -> ScanResult | None:
+    def _memory(self, node: str) -> ScanResult | None:
         result = None
         for stop in self.context.settings.memory_stops:
-            config = MemoryConfig(start=1.0, stop=float(stop), steps=9, shots_per_point=1000)
-            result = self.run_item("memory", MemoryRobustness(config), readout_roles("node_a"),
-                                   {"stop": float(stop)})
+            config = MemoryConfig(start=1.0, stop=float(stop), steps=9, shots_per_point=1000,
+                                  node=node)
+            result = self.run_item(f"memory_{node}", MemoryRobustness(config),
+                                   readout_roles(node), {"stop": float(stop), "node": node})
             if result is None:
                 return None
             fit = result.fit
@@ -127,7 +152,8 @@ class LinkBattery:
 
     def _measurements(self, readouts: Mapping[str, ReadoutResult],
                       prepare: PrepareMeasureResult | None, pair: EntanglementResult | None,
-                      bell: BellTestResult | None, memory: ScanResult | None) -> Measurements:
+                      bell: BellTestResult | None,
+                      memories: Mapping[str, ScanResult | None]) -> Measurements:
         skipped = self.record.skipped
         untestable = {}
         epsilon_m = None
@@ -145,21 +171,25 @@ class LinkBattery:
         if pair is None and "entanglement" in skipped:
             untestable.setdefault("entanglement_distribution", skipped["entanglement"])
             untestable.setdefault("quantum_memory", skipped["entanglement"])
-        if memory is None and "memory" in skipped:
-            untestable.setdefault("quantum_memory", skipped["memory"])
-        storage = pair_time = None
-        if pair is not None:
-            pair_time = self._pair_time(pair)
-            if memory is not None and memory.fit.get("converged"):
-                period = pair.attempt_period_s
-                n_1 = memory.fit["n_1_over_e"]
-                n_1_err = memory.fit["n_1_over_e_err"]
-                assert isinstance(n_1, float) and isinstance(n_1_err, float)
-                storage = Estimate.normal(n_1 * period, n_1_err * period, 0.0)
-            elif memory is not None:
-                untestable.setdefault("quantum_memory",
-                                      f"no N_1/e: {memory.fit.get('message')}")
         runs = self.record.runs
+        decays: dict[str, MemoryDecay] = {}
+        for node, memory in memories.items():
+            if memory is None and f"memory_{node}" in skipped:
+                untestable.setdefault("quantum_memory", skipped[f"memory_{node}"])
+            elif memory is not None and not memory.fit.get("converged"):
+                untestable.setdefault("quantum_memory",
+                                      f"no N_1/e of {node}: {memory.fit.get('message')}")
+            elif memory is not None and pair is not None:
+                n_1, n_1_err = memory.fit["n_1_over_e"], memory.fit["n_1_over_e_err"]
+                assert isinstance(n_1, float) and isinstance(n_1_err, float)
+                decays[node] = MemoryDecay(Estimate.normal(n_1, n_1_err, 0.0),
+                                           pair.attempt_period_s,
+                                           tuple(runs.get(f"memory_{node}", ())))
+        pair_time = self._pair_time(pair) if pair is not None else None
+        epsilon_p = None
+        if pair is not None and all(k in pair.correlators for k in ("XX", "YY", "ZZ")):
+            epsilon_p = bell_diagonal_error(pair.correlators["XX"], pair.correlators["YY"],
+                                            pair.correlators["ZZ"], pair.fidelity_err)
         return Measurements(
             p=Estimate.normal(prepare.p, prepare.p_err, 0.0, 1.0) if prepare else None,
             epsilon_t=(Estimate.normal(prepare.epsilon_t, prepare.epsilon_t_err, 0.0, 1.0)
@@ -167,11 +197,11 @@ class LinkBattery:
             epsilon_m=epsilon_m,
             fidelity=Estimate.normal(pair.fidelity, pair.fidelity_err, 0.0, 1.0) if pair else None,
             chsh=Estimate.normal(bell.S, bell.S_err, -4.0, 4.0) if bell else None,
-            pair_time=pair_time, storage_time=storage,
+            pair_time=pair_time, epsilon_p=epsilon_p, memories=decays, nodes=(NODES[0], NODES[1]),
             runs={"transmission": tuple(runs.get("prepare_measure", ())),
                   "pairs": tuple(runs.get("entanglement", ())),
                   "bell": tuple(runs.get("bell_test", ())),
-                  "memory": tuple(runs.get("memory", ())),
+                  "memory": tuple(r for node in NODES for r in runs.get(f"memory_{node}", ())),
                   "readout": tuple(r for node in NODES
                                    for r in runs.get(f"readout_{node}", ()))},
             untestable=untestable)

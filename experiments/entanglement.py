@@ -12,8 +12,9 @@ heralds with each pair of readouts (both bright, A bright B dark, A dark B
 bright, both dark).
 
 The analysis (`analyze`) brings Ψ− heralds to the Ψ+ frame (Z on node B
-swaps B's outcome in X and Y), undoes both nodes' readout errors
-(`labctl.analysis.estimators.corrected_correlator_from_counts`), and gives
+swaps B's outcome in X and Y), undoes each node's own readout errors
+(propagating their calibration errors:
+`labctl.analysis.estimators.corrected_correlator_from_tables`), and gives
 F = (1 + XX + YY − ZZ)/4 with its error (shared/reference/physics.md
 section 3) and the herald rate.
 """
@@ -42,11 +43,12 @@ from experiments.bringup import (
     gate_detectors,
     heralds,
     keep_only_heralded_syncs,
+    station_alpha,
 )
 from labctl.analysis.estimators import (
     Correlator,
     bell_fidelity,
-    corrected_correlator_from_counts,
+    corrected_correlator_from_tables,
     herald_rate,
 )
 from labctl.data.archive import RunData
@@ -83,16 +85,39 @@ class EntanglementConfig:
     alpha: float = 0.1
     blocks: int = 12
     block_seconds: float = 60.0
+    #: node A's readout (and node B's unless readout_b_f0/f1 are given), with the
+    #: binomial errors of its calibration (0: taken as exact)
     readout_f0: float = 0.95
     readout_f1: float = 0.995
+    readout_f0_err: float = 0.0
+    readout_f1_err: float = 0.0
+    readout_b_f0: float | None = None
+    readout_b_f1: float | None = None
+    readout_b_f0_err: float = 0.0
+    readout_b_f1_err: float = 0.0
 
     def __post_init__(self) -> None:
         check_link_settings(self.protocol, self.alpha, self.block_seconds)
         if self.blocks < 3:
             raise ValueError(f"blocks must be at least 3 (one per basis), got {self.blocks}")
-        for name in ("readout_f0", "readout_f1"):
-            if not 0.5 < getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be within (0.5, 1], got {getattr(self, name)}")
+        for name in ("readout_f0", "readout_f1", "readout_b_f0", "readout_b_f1"):
+            value = getattr(self, name)
+            if value is not None and not 0.5 < value <= 1.0:
+                raise ValueError(f"{name} must be within (0.5, 1], got {value}")
+        for name in ("readout_f0_err", "readout_f1_err", "readout_b_f0_err",
+                     "readout_b_f1_err"):
+            if not (math.isfinite(getattr(self, name)) and 0 <= getattr(self, name) < 0.5):
+                raise ValueError(f"{name} must be within [0, 0.5), got {getattr(self, name)}")
+
+    def readouts(self) -> tuple[tuple[Readout, tuple[float, float]], ...]:
+        """(readout, (σ_F0, σ_F1)) of node A and of node B."""
+        a = (Readout(self.readout_f0, self.readout_f1), (self.readout_f0_err,
+                                                         self.readout_f1_err))
+        if self.readout_b_f0 is None and self.readout_b_f1 is None:
+            return a, a
+        b = Readout(self.readout_f0 if self.readout_b_f0 is None else self.readout_b_f0,
+                    self.readout_f1 if self.readout_b_f1 is None else self.readout_b_f1)
+        return a, (b, (self.readout_b_f0_err, self.readout_b_f1_err))
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,8 @@ class EntanglementResult:
     heralds: int = 0
     seconds: float = 0.0
     attempt_period_s: float = 0.0
+    #: α the rendered preparation pulse realises (mean over blocks; NaN if not recorded)
+    alpha_realised: float = math.nan
 
 
 def design_for(protocol: str, alpha: float) -> AttemptDesign:
@@ -159,8 +186,8 @@ class Entanglement(Experiment[EntanglementConfig]):
                                   "readout-corrected XX, YY, ZZ")
     config_type: ClassVar[type[Any]] = EntanglementConfig
     value_names: ClassVar[tuple[str, ...]] = (
-        "basis", "seconds", "heralds", *(f"{pattern}_{pair}" for pattern in ("plus", "minus")
-                                         for pair in PAIRS))
+        "basis", "seconds", "heralds", "alpha_realised",
+        *(f"{pattern}_{pair}" for pattern in ("plus", "minus") for pair in PAIRS))
 
     def _design(self) -> AttemptDesign:
         return design_for(self.config.protocol, self.config.alpha)
@@ -182,7 +209,7 @@ class Entanglement(Experiment[EntanglementConfig]):
                   for node in ("node_a", "node_b")]
         outcome = 2 * (~bright[0]).astype(int) + (~bright[1]).astype(int)   # 0..3 = 00..11
         values = {"basis": float(BASES.index(basis)), "seconds": config.block_seconds,
-                  "heralds": float(count)}
+                  "heralds": float(count), "alpha_realised": station_alpha(station, design)}
         for pattern, mask in (("plus", ~minus), ("minus", minus)):
             counts = np.bincount(outcome[mask], minlength=4)
             values.update({f"{pattern}_{pair}": float(c) for pair, c in zip(PAIRS, counts,
@@ -199,13 +226,12 @@ class Entanglement(Experiment[EntanglementConfig]):
         count = int(v["heralds"].sum())
         if seconds <= 0 or count == 0:
             raise ValueError("no heralds in this run: cannot estimate a fidelity")
-        readout = Readout(config.readout_f0, config.readout_f1)
         counts = {}
         for code, basis in enumerate(BASES):
             mask = v["basis"] == code
             counts[basis] = (np.array([v[f"plus_{pair}"][mask].sum() for pair in PAIRS]),
                              np.array([v[f"minus_{pair}"][mask].sum() for pair in PAIRS]))
-        measured = corrected_correlators(counts, readout)
+        measured = corrected_correlators(counts, *config.readouts())
         fidelity = bell_fidelity(measured["XX"], measured["YY"], measured["ZZ"], "Psi+")
         rate = herald_rate(count, seconds)
         correlators = {k: float(np.clip(c.value, -1, 1)) for k, c in measured.items()}
@@ -214,7 +240,9 @@ class Entanglement(Experiment[EntanglementConfig]):
             herald_rate_hz=rate.value, herald_rate_err_hz=rate.error,
             fidelity=fidelity.value, fidelity_err=fidelity.error, correlators=correlators,
             correlator_errors=errors, heralds=count, seconds=seconds,
-            attempt_period_s=cls(config)._design().period)
+            attempt_period_s=cls(config)._design().period,
+            alpha_realised=float(np.mean(v["alpha_realised"])) if "alpha_realised" in v
+            else math.nan)
 
     @classmethod
     def plot(cls, data: RunData, result: EntanglementResult, path: object) -> bool:
@@ -232,21 +260,27 @@ def _plot(data: RunData, result: EntanglementResult, path: object) -> bool:
 
 
 def corrected_correlators(counts: dict[str, tuple[np.ndarray, np.ndarray]],
-                          readout: Readout) -> dict[str, Correlator]:
+                          readout: Readout | tuple[Readout, tuple[float, float]],
+                          readout_b: tuple[Readout, tuple[float, float]] | None = None,
+                          ) -> dict[str, Correlator]:
     """Readout-corrected XX, YY, ZZ in the Ψ+ frame from each basis's outcome counts.
 
     ``counts[basis]`` holds the four pair counts (`PAIRS`) of the Ψ+ heralds and
-    of the Ψ− heralds; Z on node B takes Ψ− to Ψ+, which swaps B's outcome in
-    X and Y. `ValueError` when a basis has no heralds.
+    of the Ψ− heralds; Z on node B takes Ψ− to Ψ+, which flips B's outcome in
+    X and Y: the Ψ− table is corrected with the physical readouts and enters
+    X and Y with sign −1. ``readout`` is node A's (a `Readout`, or with its
+    calibration errors), ``readout_b`` node B's (None: A's). `ValueError` when
+    a basis has no heralds.
     """
+    a = readout if isinstance(readout, tuple) else (readout, (0.0, 0.0))
+    b = a if readout_b is None else readout_b
     measured: dict[str, Correlator] = {}
     for basis, (plus, minus) in counts.items():
-        if basis != "Z":
-            minus = minus[[1, 0, 3, 2]]
-        table = (plus + minus).reshape(2, 2)
-        if table.sum() == 0:
+        if (plus + minus).sum() == 0:
             raise ValueError(f"no heralds measured in the {basis} basis")
-        measured[basis * 2] = corrected_correlator_from_counts(table, readout, readout)
+        sign = 1 if basis == "Z" else -1
+        measured[basis * 2] = corrected_correlator_from_tables(
+            [(plus.reshape(2, 2), 1), (minus.reshape(2, 2), sign)], a[0], b[0], a[1], b[1])
     return measured
 
 

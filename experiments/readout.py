@@ -8,7 +8,9 @@ fraction of the x = 1 shots — the assignment fidelities experiments use to
 correct readout errors (Humphreys et al., Nature 558, 268 (2018): F0 = 0.950,
 F1 = 0.995) and the measurement error ε_M = max(1 − F0, 1 − F1) of the
 stage certification (`labctl.stages`). The π pulse's own error counts
-against F1, as it does in the lab.
+against F1, as it does in the lab. The errors are binomial, √(F(1 − F)/n)
+from the n shots of each state; the certification battery corrects each
+node's qubit with that node's F0, F1 and propagates these errors.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ readout pulse, over and over, for ``seconds_per_point``; every pass is a shot,
 and a shot reads "bright" when at least one readout photon arrives in its
 readout window. The block values are the scanned ``x``, the number of shots
 and of bright shots; the analysis fits the bright fraction with the lmfit
-model of `labctl.analysis.models`.
+model of `labctl.analysis.models`, weighted by its binomial errors (known σ:
+unscaled fit errors). The fits leave the raw readout's dephased level free
+— (F0 + 1 − F1)/2, not 1/2 — so readout errors bias no fitted time or N_1/e.
 
 Programs (`labctl.pulses`), π/2 and π pulses from the calibrated Rabi
 frequency (``rabi_hz``):

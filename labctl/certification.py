@@ -1,7 +1,8 @@
 """What `labctl certify` needs from a test battery, and the services it offers one.
 
 A *battery* runs (or reuses) the experiments that measure the parameters the
-review's stages are defined by and returns `labctl.stages.Measurements`; it
+review's stages are defined by and returns `labctl.stages.Measurements` (one
+per pair of end nodes it measured, each with its nodes' memories); it
 lives with the experiments and registers under the ``labctl.batteries``
 entry-point group, so labctl never names an experiment. labctl gives it the
 archive, the station, the engine and the `BatterySettings` from the command
@@ -91,8 +92,9 @@ class Battery(Protocol):
 
     record: BatteryRecord
 
-    def run(self) -> Measurements:
-        """Run or reuse every item; the measurements the stages are decided on."""
+    def run(self) -> Measurements | Sequence[Measurements]:
+        """Run or reuse every item; the measurements the stages are decided on, one per
+        pair of end nodes (a battery of one link returns one)."""
 
 
 BatteryFactory = Callable[[BatteryContext], Battery]

@@ -35,8 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
 from labctl.clock import Clock
 from labctl.errors import LabctlError
+from labctl.physics.emitter import Readout
+from labctl.physics.link import LinkParameters
 from labctl.plugins import load_plugin
 
 log = logging.getLogger(__name__)
@@ -109,8 +114,31 @@ class SimulatorSession(Protocol):
         """Stop what this session started (a shared server is left running)."""
 
 
+@dataclass(frozen=True)
+class SimulatedLink:
+    """The link a simulator's world realises with the instruments as they are set now.
+
+    ``params`` are the model's parameters (what `labctl.physics.link.predict`
+    takes); ``readout_a``/``readout_b`` each node's spin readout; ``directions``
+    per node the Bloch direction its readout after a herald measures — one (3,)
+    vector, or with ``random_settings`` one per setting bit, (2, 3) — or None
+    when no readout follows a herald.
+    """
+
+    params: LinkParameters
+    readout_a: Readout
+    readout_b: Readout
+    directions: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+    random_settings: bool = False
+
+
 class Simulator(Protocol):
-    """What an entry point of the ``labctl.simulators`` group provides."""
+    """What an entry point of the ``labctl.simulators`` group provides.
+
+    Optional: ``check(station)`` (refuse a station, `check_simulated`) and
+    ``link(session) -> SimulatedLink | None`` (the link the session's world
+    realises now, `simulated_link`).
+    """
 
     def attach(self, station: SimulatedStation) -> SimulatorSession:
         """Serve ``station`` (or, with ``station.join``, connect to the server serving it)."""
@@ -128,6 +156,17 @@ def check_simulated(name: str, station: SimulatedStation) -> None:
     check = getattr(find_simulator(name), "check", None)
     if callable(check):
         check(station)
+
+
+def simulated_link(name: str, session: SimulatorSession) -> SimulatedLink | None:
+    """The link simulator ``name``'s world realises in ``session`` now (its optional
+    ``link(session)``), or None when it cannot say (no such method, no attempt sequence
+    playing, or a world in another process)."""
+    link = getattr(find_simulator(name), "link", None)
+    if not callable(link):
+        return None
+    result = link(session)
+    return result if isinstance(result, SimulatedLink) else None
 
 
 @contextlib.contextmanager

@@ -7,8 +7,10 @@ readout). Along the pass the spin feels:
 
 - the microwave pulses (`spin.drive_unitary`, with the carrier's detuning);
 - free precession at the detuning plus a quasi-static random detuning with
-  rms 1/(√2·π·T2*), averaged over a Gauss–Hermite ensemble — this gives the
-  Ramsey envelope exp[−(t/T2*)²] and is refocused by π pulses (echo);
+  rms σ = 1/(√2·π·T2*) (a Gaussian spin bath, Childress et al., Science 314,
+  281 (2006); de Lange et al., Science 330, 60 (2010)), averaged over the
+  ensemble by `detuning_ensemble` — this gives the Ramsey envelope
+  exp[−(t/T2*)²] at every delay and is refocused by π pulses (echo);
 - dynamical dephasing that π pulses do not refocus: the coherence decays as
   exp[−(t/T_N)^n] over the free time, with T_N = T·N_π^(2/3) for N_π π
   pulses (Abobeih et al., Nat. Commun. 9, 2552 (2018); de Lange et al.,
@@ -24,6 +26,7 @@ readout). Along the pass the spin feels:
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -32,11 +35,46 @@ from numpy.typing import NDArray
 
 from labctl.physics.memory import Memory
 from sim_instruments.sequence_decoder import DecodedElement, DecodedSequence, Drive
-from sim_instruments.spin import product, step_unitaries
+from sim_instruments.spin import ensemble_drive_unitaries
 
-#: Gauss–Hermite ensemble over the quasi-static detuning (probabilists' weights).
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(41)
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+log = logging.getLogger(__name__)
+
+#: The ensemble grid spans ±this many standard deviations of the detuning (the Gaussian
+#: weight beyond is below 1e-15).
+_HALF_WIDTH = 8.5
+#: Aliasing margin of the grid, in the Fourier variable of the standardised detuning: the
+#: first alias of a component of frequency a lies 2π/h − a ≥ this far out, where the
+#: Gaussian's transform is exp(−margin²/2) < 1e-21.
+_MARGIN = 10.0
+#: Most grid nodes: ~85 ms of unrefocused exposure at T2* = 5 µs.
+_MAX_NODES = 1 << 16
+
+
+def detuning_ensemble(sigma_hz: float, exposure: float
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Offsets from the carrier detuning (Hz) and weights averaging a Gaussian detuning of rms
+    ``sigma_hz`` over evolutions that feel it for ``exposure`` seconds in all.
+
+    A spin feeling a static detuning δ for a total time T evolves by unitaries
+    whose entries are entire functions of δ of exponential type πT, so
+    P(bright) is of type 2πT: in x = δ/σ, band-limited to a = 2πσT. The
+    trapezoid rule on a uniform grid of step h integrates such a function
+    against the Gaussian with error of order exp(−(2π/h − a)²/2) (Poisson
+    summation; Trefethen & Weideman, SIAM Rev. 56, 385 (2014), section 5), so
+    h = 2π/(a + margin) cannot alias at any delay — unlike a fixed
+    Gauss–Hermite rule, whose 41 nodes resolve fringes only to a ≈ 13 (a
+    fake Ramsey revival near 9 T2*). The grid grows with T, capped at
+    `_MAX_NODES` (beyond it a warning: the fastest components may alias).
+    """
+    a = 2.0 * math.pi * sigma_hz * exposure
+    nodes = math.ceil(2.0 * _HALF_WIDTH * (a + _MARGIN) / (2.0 * math.pi)) | 1
+    if nodes > _MAX_NODES:
+        log.warning("detuning ensemble capped at %d nodes for %.3g s of exposure: "
+                    "components faster than the grid may alias", _MAX_NODES, exposure)
+        nodes = _MAX_NODES + 1
+    x = np.linspace(-_HALF_WIDTH, _HALF_WIDTH, nodes)
+    weights = np.exp(-0.5 * x * x)
+    return sigma_hz * x, weights / weights.sum()
 
 
 @dataclass(frozen=True)
@@ -47,13 +85,6 @@ class ShotPlan:
     pass_duration: float      # s from one pass's start to the next
     readout_start: float      # s from the pass's start
     readout_length: float
-
-
-def _drive_steps(drive: Drive, rabi_hz: float, detunings: NDArray[np.float64]
-                 ) -> NDArray[np.complex128]:
-    """The drive's unitary for every ensemble detuning, shape (K, 2, 2)."""
-    return np.stack([product(step_unitaries(drive.i, drive.q, drive.dt, rabi_hz, d))
-                     for d in detunings])
 
 
 def _precession(duration: float, detunings: NDArray[np.float64]) -> NDArray[np.complex128]:
@@ -74,6 +105,7 @@ class _Walk:
     """The ensemble of unitaries along a pass, with bookkeeping for the decays."""
 
     unitaries: NDArray[np.complex128]
+    weights: NDArray[np.float64]
     free_time: float = 0.0
     pi_pulses: int = 0
     attempts: int = 0
@@ -88,8 +120,10 @@ def plan_shots(sequence: DecodedSequence, memory: Memory, rabi_hz: float,
     if readout_at is None:
         return None
     sigma = 1.0 / (math.sqrt(2.0) * math.pi * memory.t2_star)
-    detunings = detuning_hz + sigma * _NODES
-    walk = _Walk(np.repeat(np.eye(2, dtype=np.complex128)[None], len(detunings), axis=0))
+    offsets, weights = detuning_ensemble(sigma, _exposure(sequence, readout_at, driven))
+    detunings = detuning_hz + offsets
+    walk = _Walk(np.repeat(np.eye(2, dtype=np.complex128)[None], len(detunings), axis=0),
+                 weights)
     elapsed = 0.0
     for index, element in enumerate(sequence.elements):
         loops = max(element.loops, 1)
@@ -108,28 +142,50 @@ def plan_shots(sequence: DecodedSequence, memory: Memory, rabi_hz: float,
                     readout_length)
 
 
+def _played(element: DecodedElement, until: float, driven: bool) -> tuple[int, list[Drive]]:
+    """Entangling attempts and microwave pulses within the element's first ``until`` s."""
+    attempts = sum(1 for p in element.excitations if p.start < until)
+    drives = [d for d in element.drives if d.stop <= until + 1e-12] if driven else []
+    return attempts, drives
+
+
+def _exposure(sequence: DecodedSequence, readout_at: int, driven: bool) -> float:
+    """Seconds the spin feels the quasi-static detuning before the pass's first readout:
+    precession outside attempt elements and every microwave pulse."""
+    total = 0.0
+    for index, element in enumerate(sequence.elements[:readout_at + 1]):
+        last = index == readout_at
+        until = element.readouts[0].start if last else element.duration
+        attempts, drives = _played(element, until, driven)
+        pulses = sum(d.stop - d.start for d in drives)
+        total += (pulses if attempts else until) * (1 if last else max(element.loops, 1))
+    return total
+
+
 def _advance(walk: _Walk, element: DecodedElement, until: float, loops: int, rabi_hz: float,
              detunings: NDArray[np.float64], driven: bool) -> None:
     """Evolve through ``loops`` repetitions of the element's first ``until`` seconds."""
-    attempts_here = sum(1 for p in element.excitations if p.start < until)
+    attempts_here, drives = _played(element, until, driven)
     # while attempts run, the stored state sits in a decoupled memory: no precession
     stored = np.zeros_like(detunings) if attempts_here else detunings
     unitary = np.repeat(np.eye(2, dtype=np.complex128)[None], len(detunings), axis=0)
     cursor, free, pis = 0.0, 0.0, 0
-    drives = [d for d in element.drives if d.stop <= until + 1e-12] if driven else []
     for drive in drives:
         gap = max(drive.start - cursor, 0.0)
         unitary = _precession(gap, stored) @ unitary
         free += gap
-        step = _drive_steps(drive, rabi_hz, detunings)
+        step = ensemble_drive_unitaries(drive, rabi_hz, detunings)
         unitary = step @ unitary
         pis += int(_is_pi(drive, rabi_hz))
         cursor = drive.stop
     tail = max(until - cursor, 0.0)
-    unitary = _precession(tail, stored) @ unitary
     free += tail
-    if loops > 1:
-        unitary = np.stack([np.linalg.matrix_power(u, loops) for u in unitary])
+    if not drives:   # free precession only: repeated, it is one longer precession
+        unitary = _precession(tail * loops, stored)
+    else:
+        unitary = _precession(tail, stored) @ unitary
+        if loops > 1:
+            unitary = np.linalg.matrix_power(unitary, loops)
     walk.unitaries = unitary @ walk.unitaries
     if attempts_here == 0:
         walk.free_time += free * loops
@@ -149,5 +205,5 @@ def _bright(walk: _Walk, memory: Memory) -> float:
         scale = memory.coherence_time * walk.pi_pulses ** (2.0 / 3.0)
         decay *= math.exp(-((walk.free_time / scale) ** memory.decoupling_exponent))
     bright = np.abs(walk.unitaries[:, 0, 0]) ** 2
-    ideal = float(np.dot(_WEIGHTS, bright))
+    ideal = float(np.dot(walk.weights, bright))
     return 0.5 + decay * (ideal - 0.5)

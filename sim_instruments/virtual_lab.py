@@ -29,6 +29,7 @@ from labctl.pulses.wiring import AwgWiring, parse_wiring
 from labctl.simulation import (
     MAX_CLOCK_REQUEST_S,
     SimulatedInstrument,
+    SimulatedLink,
     SimulatedStation,
     SimulatorSession,
     announce,
@@ -419,6 +420,21 @@ class VirtualLabSimulator:
     def check(self, station: SimulatedStation) -> None:
         """Refuse (`StationError`) a station whose world or wiring cannot be simulated."""
         build_world(station)
+
+    def link(self, session: SimulatorSession) -> SimulatedLink | None:
+        """The link this process's own lab realises now (`World.link`, the very physics
+        its emulators sample from), or None: nothing attempts entanglement, or the
+        session joined a lab whose world lives in another process."""
+        if not isinstance(session, LocalSession):
+            return None
+        world = session.lab.world
+        with world.state.lock:
+            setting = world.link()
+        if setting is None:
+            return None
+        readout = world.config.readout
+        return SimulatedLink(setting.params, readout, readout, setting.readout_directions,
+                             setting.random_settings)
 
     def serve(self, station: SimulatedStation, faults: Iterable[str],
               ready: Callable[[Mapping[str, str], int], None],

@@ -17,10 +17,19 @@
   two-photon visibility as exp(-|Δt|/τ);
 - the single-click phase is stabilised only while the phase-reference laser
   is on and locked;
-- an attempt element with two excitation pulses and a microwave π pulse
-  between them is a Barrett–Kok attempt (Barrett & Kok, PRA 71, 060310(R)
-  (2005)), its two detection windows the two rounds; without the π pulse
-  only the first excitation entangles and the link is treated as single-click.
+- an attempt element with two excitation pulses and two detection windows
+  is a Barrett–Kok attempt (Barrett & Kok, PRA 71, 060310(R) (2005)), its
+  windows the two rounds; the microwave pulses between the excitations are
+  decoded into the rotation angle the link model applies between the rounds
+  (π for a perfect π pulse; a weaker or missing pulse leaves the spins
+  partly unflipped and the fidelity falls smoothly with the error);
+- each node's spin dephases (quasi-static Gaussian detuning, T2* of the
+  world's memory) for its net free-precession time from its preparation
+  pulse to the readout's basis rotation after a herald, π pulses between
+  reversing the sign (an echo); the link model scales its coherences by
+  exp(−(τ/T2*)²) (`labctl.physics.link`); the attempt element's pulses
+  after its last excitation (an echo) act on the heralded state before the
+  readout element's, so they turn the measured direction too.
 
 The result is a `LinkSetting`: `labctl.physics.link.LinkParameters` plus the
 timing the sampler needs and the attempt schedule.
@@ -29,6 +38,7 @@ timing the sampler needs and the attempt schedule.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -47,6 +57,10 @@ from labctl.pulses.wiring import AwgWiring
 from sim_instruments.sequence_decoder import DecodedElement, DecodedSequence, decode
 from sim_instruments.spin import IDENTITY, bright_population, drive_unitary, measured_direction
 from sim_instruments.world_state import LaserState, NodeState, WorldState
+
+#: A microwave pulse leaving less than this of the initial population in place
+#: counts as a spin flip (an echo) when timing the free precession.
+_FLIP_POPULATION = 0.25
 
 #: Planck constant times speed of light, J m.
 _HC = 6.62607015e-34 * 2.99792458e8
@@ -370,8 +384,13 @@ class World:
         reference = self.state.heralding.reference_laser
         stabilised = reference.emission and reference.locked
         window_length = (window[1] - window[0]) if window else 0.0
+        flips = self._flip_angles(names, elements)
         protocol: Literal["single-click", "barrett-kok"] = (
-            "barrett-kok" if self._is_barrett_kok(names, elements) else "single-click")
+            "barrett-kok" if flips is not None else "single-click")
+        readout = self._readout_after_herald(names, sequences, master)
+        precession = [self._free_precession(name, element, master.duration, chosen)
+                      for name, element, chosen in zip(names, elements, readout[3],
+                                                       strict=True)]
         params = dataclasses.replace(
             base,
             protocol=protocol,
@@ -386,32 +405,86 @@ class World:
             fibre_km=self.config.fibre_km,
             fibre_loss_db_per_km=self.config.fibre_loss_db_per_km,
             wait_for_herald=False,
+            flip_angle=flips[0] if flips else math.pi,
+            flip_angle_b=flips[1] if flips else None,
+            free_precession_a=precession[0], free_precession_b=precession[1],
+            t2_star=self.config.memory.t2_star,
         )
         timing = Timing(lifetime=lifetime, jitter=self.config.detector.jitter,
                         emission_start=(optics[0].arrival - window[0]) if window else 0.0)
-        readout = self._readout_after_herald(names, sequences, master)
         return LinkSetting(params=params, timing=timing, attempt_element=master,
                            window_open=window[0] if window else 0.0, nodes=(names[0], names[1]),
                            readout_element=readout[0], readout_directions=readout[1],
                            random_settings=readout[2])
 
-    def _is_barrett_kok(self, names: list[str],
-                        elements: list[DecodedElement | None]) -> bool:
-        """Do both nodes excite twice with a π pulse between the excitations?"""
+    def _flip_angles(self, names: list[str], elements: list[DecodedElement | None]
+                     ) -> tuple[float, float] | None:
+        """Barrett–Kok: each node's rotation angle between its two excitations, rad;
+        None unless both nodes excite twice with two detection windows."""
+        angles = []
         for name, element in zip(names, elements, strict=True):
             if element is None or len(element.excitations) < 2 or len(element.windows) < 2:
-                return False
+                return None
             node = self.state.nodes[name]
             first, second = element.excitations[:2]
             before = self.rotation_before(node, element, first.stop)
             between = self.rotation_before(node, element, second.start) @ before.conj().T
-            if abs(between[0, 0]) ** 2 > 0.1:   # no population swap: no π pulse
-                return False
-        return True
+            angles.append(2.0 * math.acos(min(1.0, abs(between[0, 0]))))
+        return angles[0], angles[1]
+
+    def _after_last_excitation(self, node: NodeState, attempt: DecodedElement | None) -> Any:
+        """The attempt element's microwave pulses after its last excitation (e.g. an echo):
+        they act on the heralded state before the readout element's."""
+        unitary = IDENTITY
+        rabi = self.rabi_hz(node)
+        if attempt is None or not attempt.excitations or rabi == 0.0:
+            return unitary
+        last = attempt.excitations[-1].stop
+        for drive in attempt.drives:
+            if drive.start >= last - 1e-12:
+                unitary = drive_unitary(drive, rabi, self.spin_detuning_hz(node)) @ unitary
+        return unitary
+
+    def _free_precession(self, name: str, attempt: DecodedElement | None, period: float,
+                         readout: DecodedElement | None) -> float:
+        """Net free-precession time of a node's spin from its preparation to its readout.
+
+        From the end of the last microwave pulse before the first excitation
+        to the start of the readout element's basis rotation (or its readout
+        pulse when it reads out in Z), the readout element playing ``period``
+        after the attempt element starts; every pulse in between that flips
+        the spin (`_FLIP_POPULATION`) reverses the sign of the time that
+        follows it (a spin echo). 0 without a readout after the herald.
+        """
+        if attempt is None or readout is None or not readout.readouts or \
+                not attempt.excitations:
+            return 0.0
+        node = self.state.nodes[name]
+        rabi = self.rabi_hz(node)
+        excited = attempt.excitations[0].start
+        prepared = [d for d in attempt.drives if d.stop <= excited + 1e-12]
+        start = max((d.stop for d in prepared), default=0.0)
+        flips: list[float] = []
+        later = [(d, 0.0) for d in attempt.drives if d.stop > excited + 1e-12]
+        later += [(d, period) for d in readout.drives
+                  if d.start < readout.readouts[0].start - 1e-12]
+        end = period + readout.readouts[0].start
+        for drive, offset in later:
+            unitary = drive_unitary(drive, rabi, self.spin_detuning_hz(node)) \
+                if rabi else IDENTITY
+            if abs(unitary[0, 0]) ** 2 < _FLIP_POPULATION:
+                flips.append(offset + (drive.start + drive.stop) / 2)
+            elif offset:   # the readout's basis rotation ends the free precession
+                end = offset + drive.start
+                break
+        marks = [start, *[f for f in flips if start < f < end], end]
+        signed = sum((-1) ** k * (b - a) for k, (a, b) in enumerate(itertools.pairwise(marks)))
+        return abs(signed)
 
     def _readout_after_herald(self, names: list[str], sequences: list[DecodedSequence],
                               master: DecodedElement
-                              ) -> tuple[DecodedElement | None, Any, bool]:
+                              ) -> tuple[DecodedElement | None, Any, bool,
+                                         list[DecodedElement | None]]:
         """The element a herald leads to, if it reads the spins out, the bases, and
         whether they are chosen at random.
 
@@ -422,18 +495,21 @@ class World:
         herald — the per-trial setting choice of a Bell test (Hensen et al.,
         Nature 526, 682 (2015)). The readout timing is taken from the first
         node's element for bit 0; elements for the two bits should last equally long.
+        The last item is each node's readout element (for bit 0), None when absent.
         """
-        nothing: tuple[DecodedElement | None, Any, bool] = (None, None, False)
+        nothing: tuple[DecodedElement | None, Any, bool, list[DecodedElement | None]] = (
+            None, None, False, [None] * len(names))
         random_settings = any(s.dynamic_jumps is not None for s in sequences)
         directions = []
         element = None
+        per_node: list[DecodedElement | None] = []
         for name, sequence in zip(names, sequences, strict=True):
             if random_settings:
                 table = sequence.dynamic_jumps or {}
                 targets = [table.get(bit, 0) for bit in (0, 1)]
             else:
                 targets = [int(master.jump_on_event)] if master.jump_on_event.isdigit() else [0]
-            per_bit = []
+            per_bit: list[np.ndarray] = []
             for target in targets:
                 index = target - 1
                 if not 0 <= index < len(sequence.elements) or \
@@ -441,11 +517,14 @@ class World:
                     return nothing
                 chosen = sequence.elements[index]
                 element = element or chosen
+                if len(per_bit) == 0:
+                    per_node.append(chosen)
                 node = self.state.nodes[name]
-                unitary = self.rotation_before(node, chosen, chosen.readouts[0].start)
+                unitary = self.rotation_before(node, chosen, chosen.readouts[0].start) \
+                    @ self._after_last_excitation(node, self.attempt_element(sequence))
                 per_bit.append(measured_direction(unitary))
             directions.append(np.array(per_bit) if random_settings else per_bit[0])
-        return element, (directions[0], directions[1]), random_settings
+        return element, (directions[0], directions[1]), random_settings, per_node
 
     # --- count rates -------------------------------------------------------------
 

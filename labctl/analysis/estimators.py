@@ -20,6 +20,7 @@ problem for malformed input.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,11 +36,26 @@ _BELL_NAMES = ("Psi+", "Psi-", "Phi+", "Phi-")
 
 @dataclass(frozen=True)
 class Correlator:
-    """A two-qubit correlator ⟨σ_a ⊗ σ_b⟩ with its standard error from ``trials`` trials."""
+    """A two-qubit correlator ⟨σ_a ⊗ σ_b⟩ with its standard error from ``trials`` trials.
+
+    A readout-corrected correlator also carries ∂E/∂(F0_a, F1_a, F0_b, F1_b)
+    and the calibration errors it was corrected with, so estimates built from
+    several correlators corrected with the same calibration (a fidelity) can
+    add that shared error coherently; ``error`` includes it.
+    """
 
     value: float
     error: float
     trials: int
+    readout_gradient: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    readout_errors: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    #: the counting-statistics part of ``error`` (None: all of it)
+    statistical_error: float | None = None
+
+    @property
+    def counting_error(self) -> float:
+        """The error from counting statistics alone."""
+        return self.error if self.statistical_error is None else self.statistical_error
 
 
 @dataclass(frozen=True)
@@ -123,41 +139,84 @@ def correlator_from_counts(counts: ArrayLike) -> Correlator:
 
 
 def corrected_correlator(outcome_a: ArrayLike, outcome_b: ArrayLike, readout_a: ReadoutLike,
-                         readout_b: ReadoutLike) -> Correlator:
+                         readout_b: ReadoutLike, readout_a_err: tuple[float, float] = (0.0, 0.0),
+                         readout_b_err: tuple[float, float] = (0.0, 0.0)) -> Correlator:
     """The correlator of the state before readout errors, from per-trial outcomes.
 
     See `corrected_correlator_from_counts`.
     """
     return corrected_correlator_from_counts(outcome_counts(outcome_a, outcome_b),
-                                            readout_a, readout_b)
+                                            readout_a, readout_b, readout_a_err, readout_b_err)
 
 
 def corrected_correlator_from_counts(counts: ArrayLike, readout_a: ReadoutLike,
-                                     readout_b: ReadoutLike) -> Correlator:
+                                     readout_b: ReadoutLike,
+                                     readout_a_err: tuple[float, float] = (0.0, 0.0),
+                                     readout_b_err: tuple[float, float] = (0.0, 0.0),
+                                     ) -> Correlator:
     """Invert each qubit's readout assignment matrix on the 2×2 outcome table.
 
-    The measured outcome probabilities are p_meas = (M_a ⊗ M_b) p_true with
-    M = [[F0, 1 − F1], [1 − F0, F1]] (`labctl.physics.emitter.Readout`), so
-    E_true = c·(M_a ⊗ M_b)⁻¹ p_meas = u·p_meas with c = (1, −1, −1, 1). The
-    error propagates the multinomial covariance of p_meas exactly (E is
-    linear in it): σ² = (Σ u_i² p_i − E²)/N. Readout fidelities are taken
-    as exact; their own calibration error is not included. The estimate is
-    not clipped to [−1, 1].
+    See `corrected_correlator_from_tables` (one table, sign +1).
     """
-    n = _counts_table(counts).reshape(4).astype(float)
-    total = float(n.sum())
+    return corrected_correlator_from_tables([(counts, 1)], readout_a, readout_b,
+                                            readout_a_err, readout_b_err)
+
+
+def corrected_correlator_from_tables(tables: Sequence[tuple[ArrayLike, int]],
+                                     readout_a: ReadoutLike, readout_b: ReadoutLike,
+                                     readout_a_err: tuple[float, float] = (0.0, 0.0),
+                                     readout_b_err: tuple[float, float] = (0.0, 0.0),
+                                     ) -> Correlator:
+    """One correlator from several 2×2 outcome tables, each read with sign ±1.
+
+    Each node has its own readout (F0, F1 of *its* qubit, with the binomial
+    errors of its calibration): the measured outcome probabilities of a
+    table are p_meas = (M_a ⊗ M_b) p_true with M = [[F0, 1 − F1], [1 − F0,
+    F1]] (`labctl.physics.emitter.Readout`), so E_true = c·(M_a ⊗ M_b)⁻¹
+    p_meas = (w_a ⊗ w_b)·p_meas, c = (1, −1, −1, 1), w = (1 + F1 − F0,
+    −(1 + F0 − F1))/(F0 + F1 − 1). Tables are corrected with the *physical*
+    readout before their sign is applied (a table whose outcomes were
+    announced in a rotated frame — Ψ− heralds brought to Ψ+ — enters with
+    sign −1 instead of relabelled outcomes, which would swap F0 and F1), and
+    pooled weighted by their trials. Counting error: the multinomial
+    covariance of each table, exact since E is linear in p_meas. Calibration
+    error: ∂E/∂F of each fidelity times its error, in quadrature (the four
+    calibrations are independent). The estimate is not clipped to [−1, 1].
+    """
+    wa, ga = _corrected_sigma_z(readout_a, "readout_a")
+    wb, gb = _corrected_sigma_z(readout_b, "readout_b")
+    u = np.kron(wa, wb)
+    gradients = (np.kron(ga[0], wb), np.kron(ga[1], wb), np.kron(wa, gb[0]), np.kron(wa, gb[1]))
+    total = 0.0
+    value_sum = 0.0
+    gradient_sum = np.zeros(4)
+    variance_sum = 0.0
+    for counts, sign in tables:
+        if sign not in (1, -1):
+            raise ValueError(f"a table's sign must be +1 or -1, got {sign!r}")
+        n = _counts_table(counts).reshape(4).astype(float)
+        trials = float(n.sum())
+        if trials == 0:
+            continue
+        total += trials
+        value_sum += sign * float(u @ n)
+        gradient_sum += sign * np.array([float(g @ n) for g in gradients])
+        variance_sum += max(float(u**2 @ n) - float(u @ n) ** 2 / trials, 0.0)
     if total == 0:
         raise ValueError("no trials: the outcome table is empty")
-    inverse = np.kron(_inverse_assignment(readout_a, "readout_a"),
-                      _inverse_assignment(readout_b, "readout_b"))
-    u = np.array([1.0, -1.0, -1.0, 1.0]) @ inverse
-    p = n / total
-    value = float(u @ p)
-    variance = max(float(u**2 @ p) - value**2, 0.0) / total
-    return Correlator(value, math.sqrt(variance), int(total))
+    errors = tuple(_readout_error(e, name) for e, name in
+                   ((readout_a_err, "readout_a_err"), (readout_b_err, "readout_b_err")))
+    sigmas = (*errors[0], *errors[1])
+    gradient = tuple(float(g) / total for g in gradient_sum)
+    statistical = math.sqrt(variance_sum) / total
+    calibration = math.sqrt(sum((g * s) ** 2 for g, s in zip(gradient, sigmas, strict=True)))
+    return Correlator(value_sum / total, math.hypot(statistical, calibration), int(total),
+                      gradient, sigmas, statistical)  # type: ignore[arg-type]
 
 
-def _inverse_assignment(readout: ReadoutLike, name: str) -> NDArray[np.float64]:
+def _corrected_sigma_z(readout: ReadoutLike, name: str
+                       ) -> tuple[NDArray[np.float64], tuple[NDArray[np.float64], ...]]:
+    """w = z·M⁻¹ (σ_z of the true state from measured probabilities) and ∂w/∂F0, ∂w/∂F1."""
     if isinstance(readout, Readout):
         f0, f1 = readout.f0, readout.f1
     else:
@@ -169,8 +228,20 @@ def _inverse_assignment(readout: ReadoutLike, name: str) -> NDArray[np.float64]:
     determinant = f0 + f1 - 1.0
     if determinant <= 0:
         raise ValueError(f"{name} cannot be inverted: F0 + F1 = {f0 + f1:.4g} must exceed 1")
-    matrix = np.array([[f0, 1.0 - f1], [1.0 - f0, f1]])
-    return np.linalg.inv(matrix)
+    w = np.array([1.0 + f1 - f0, -(1.0 + f0 - f1)]) / determinant
+    d2 = determinant**2
+    return w, (np.array([-2.0 * f1, 2.0 * (1.0 - f1)]) / d2,
+               np.array([-2.0 * (1.0 - f0), 2.0 * f0]) / d2)
+
+
+def _readout_error(errors: tuple[float, float], name: str) -> tuple[float, float]:
+    try:
+        e0, e1 = (float(e) for e in errors)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (σ_F0, σ_F1), got {errors!r}") from None
+    if not all(math.isfinite(e) and e >= 0 for e in (e0, e1)):
+        raise ValueError(f"{name} must be two finite non-negative errors, got {errors!r}")
+    return e0, e1
 
 
 # --- fidelity --------------------------------------------------------------------------------
@@ -187,7 +258,33 @@ def bell_fidelity(xx: Correlator | tuple[float, float], yy: Correlator | tuple[f
     (vx, ex), (vy, ey), (vz, ez) = (_value_error(c, name) for c, name in
                                     ((xx, "XX"), (yy, "YY"), (zz, "ZZ")))
     value = fidelity_from_correlators(vx, vy, vz, target)
+    shared = _shared_readout_error((xx, yy, zz), target)
+    if shared is not None:
+        return Fidelity(value, shared, target)
     return Fidelity(value, math.sqrt(ex**2 + ey**2 + ez**2) / 4.0, target)
+
+
+def _shared_readout_error(correlators: tuple[Correlator | tuple[float, float], ...],
+                          target: BellName) -> float | None:
+    """σ_F when all three correlators were corrected with one calibration (else None).
+
+    Their counting errors are independent; the calibration error is common to
+    all three, so its contributions add linearly before squaring.
+    """
+    if not all(isinstance(c, Correlator) for c in correlators):
+        return None
+    corrected = [c for c in correlators if isinstance(c, Correlator)]
+    sigmas = corrected[0].readout_errors
+    if not any(sigmas) or any(c.readout_errors != sigmas for c in corrected):
+        return None
+    base = fidelity_from_correlators(0.0, 0.0, 0.0, target)
+    signs = [4.0 * (fidelity_from_correlators(*unit, target) - base)
+             for unit in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]
+    counting = sum((s * c.counting_error) ** 2 for s, c in zip(signs, corrected, strict=True))
+    calibration = sum(
+        (sum(s * c.readout_gradient[j] for s, c in zip(signs, corrected, strict=True))
+         * sigmas[j]) ** 2 for j in range(4))
+    return math.sqrt(counting + calibration) / 4.0
 
 
 def _value_error(estimate: Correlator | tuple[float, float], name: str) -> tuple[float, float]:

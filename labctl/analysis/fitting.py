@@ -12,6 +12,18 @@ a `FitResult` with ``converged=False``, NaN values and a one-line
 plotting. `fit_counts` fits Poisson counts without the low-count bias of
 weights taken from the data.
 
+Uncertainties: weights are 1/σ of known errors (Poisson or binomial
+counting), so the errors come from the unscaled covariance (JᵀWJ)⁻¹
+(Press et al., Numerical Recipes, 3rd ed. (2007), chapter 15: C = α⁻¹ for
+known σ; lmfit's ``scale_covar=False``). Scaling them by √χ²_red would
+shrink them whenever the data happen to scatter less than expected, which
+with ~10 points is often. A χ²_red above 1 with known σ says the model
+misses something, so there the errors grow by the scale factor
+S = √χ²_red (never below 1: the Particle Data Group's rule, Review of
+Particle Physics, Introduction, "Averages and fits"). Only an unweighted
+fit, whose σ are unknown, scales the covariance by χ²_red both ways (the
+scatter estimates σ).
+
 Models tell the runner what to check through optional class attributes
 (see `labctl.analysis.models.FitModel`); any plain ``lmfit.Model`` works too,
 with only the generic checks.
@@ -55,8 +67,10 @@ class FitResult:
     """The outcome of `fit`.
 
     ``values``/``errors`` hold every parameter (free, fixed and derived);
-    errors are lmfit's standard errors (covariance scaled by the reduced χ²),
-    0 for parameters held fixed and NaN where not estimable. When
+    errors are standard errors from the covariance (with known weights
+    unscaled, or scaled up by √χ²_red when that exceeds 1; without weights
+    scaled by χ²_red; see `fit`), 0 for parameters held fixed and NaN where
+    not estimable. When
     ``converged`` is False every value and error is NaN and ``message``
     says why in one line (``best_fit`` and ``reduced_chi2`` then describe
     the rejected attempt, for plotting, or are NaN if none was made).
@@ -111,7 +125,10 @@ def fit(model: lmfit.Model, x: ArrayLike, y: ArrayLike, weights: ArrayLike | Non
         **initial: float) -> FitResult:
     """Fit ``model`` to ``y(x)``; ``initial`` overrides the model's guessed starting values.
 
-    ``weights`` are 1/σ per point (see `poisson_weights`, `binomial_weights`).
+    ``weights`` are 1/σ per point of known σ (see `poisson_weights`,
+    `binomial_weights`): the errors are then the unscaled ones, grown by
+    max(1, √χ²_red); without weights σ is estimated from the scatter (see
+    the module docstring).
     Raises ValueError for malformed input (shapes, negative weights, an
     unknown parameter name); everything the data themselves can get wrong
     is reported as ``converged=False`` with a message.
@@ -137,8 +154,9 @@ def fit(model: lmfit.Model, x: ArrayLike, y: ArrayLike, weights: ArrayLike | Non
     if refusal is not None:
         return _failed(names, refusal, len(ys))
     independent = model.independent_vars[0]
+    scale = ws is None   # σ unknown: estimated from the scatter
     try:
-        result = model.fit(ys, params, weights=ws, **{independent: xs})
+        result = model.fit(ys, params, weights=ws, scale_covar=scale, **{independent: xs})
         resting = _resting_on_bounds(model, result)
         if resting and not result.errorbars:
             # leastsq estimates no covariance with a parameter on its bound: hold the
@@ -146,13 +164,14 @@ def fit(model: lmfit.Model, x: ArrayLike, y: ArrayLike, weights: ArrayLike | Non
             held = result.params.copy()
             for name in resting:
                 held[name].set(vary=False)
-            result = model.fit(ys, held, weights=ws, **{independent: xs})
+            result = model.fit(ys, held, weights=ws, scale_covar=scale, **{independent: xs})
     except ValueError as error:
         return _failed(names, f"the fit failed: {_one_line(error)}", len(ys))
     values = {name: float(p.value) for name, p in result.params.items()}
-    errors = {name: _stderr(p) for name, p in result.params.items()}
     best_fit = np.asarray(result.best_fit, dtype=float)
     reduced_chi2 = float(result.redchi) if result.nfree > 0 else math.nan
+    factor = math.sqrt(reduced_chi2) if not scale and reduced_chi2 > 1.0 else 1.0
+    errors = {name: factor * _stderr(p) for name, p in result.params.items()}
     problem = _check_outcome(model, result, xs, values, errors)
     if problem is None and ws is not None and reduced_chi2 > MAX_REDUCED_CHI2:
         problem = (f"the model does not describe the data: reduced chi-squared "

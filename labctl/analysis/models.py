@@ -14,7 +14,7 @@ times are in s or ps, as long as the unit is consistent).
 | `RabiModel` | c + A cos(2π f t + φ) [e^{−t/τ}] | textbook Rabi flopping |
 | `RamseyModel` | `memory.ramsey` (+ offset) | physics.md section 4 |
 | `DecouplingModel` | `memory.decoupled_decay` (+ offset) | physics.md section 4 |
-| `MemoryAttemptsModel` | `memory.fidelity_after_attempts` | physics.md section 4 |
+| `MemoryAttemptsModel` | `memory.fidelity_after_attempts` (+ offset) | physics.md section 4 |
 | `HomDipModel` | C0 [1 − V e^{−|τ − τ0|/τc}] | Legero et al. 2003 |
 | `DetectorTimingModel` | exponentially modified Gaussian + background | `sampling.Timing` |
 """
@@ -124,6 +124,20 @@ def decoupling_decay(t: ArrayLike, coherence_time: float, exponent: float, ampli
     et al., Nat. Commun. 9, 2552 (2018)).
     """
     return offset - 0.5 + memory.decoupled_decay(t, coherence_time, exponent, amplitude)
+
+
+def attempts_decay(attempts: ArrayLike, initial_fidelity: float, n_1_over_e: float,
+                   offset: float = 0.5) -> Array:
+    """`labctl.physics.memory.fidelity_after_attempts` about ``offset`` instead of 1/2.
+
+    offset + (F0 − 1/2) exp(−N/N_1/e) (physics.md section 4; Reiserer et al.,
+    PRX 6, 021040 (2016)). Read out with fidelities F0_r, F1_r a fully
+    dephased state reads bright with (F0_r + 1 − F1_r)/2, not 1/2 (0.478 in
+    the default virtual lab): an asymptote held at 1/2 would bend the fitted
+    decay and bias N_1/e by +9 %.
+    """
+    return offset - 0.5 + memory.fidelity_after_attempts(attempts, initial_fidelity,
+                                                         n_1_over_e)
 
 
 def hom_dip(delay: ArrayLike, baseline: float, visibility: float, center: float,
@@ -445,31 +459,44 @@ class DecouplingModel(FitModel):
 
 
 class MemoryAttemptsModel(FitModel):
-    """Stored-state fidelity vs entangling attempts → N_1/e (`memory.fidelity_after_attempts`).
+    """Stored-state fidelity vs entangling attempts → N_1/e (`attempts_decay`).
 
-    F(N) = 1/2 + (F0 − 1/2) exp(−N/N_1/e) (physics.md section 4; Reiserer
-    et al., PRX 6, 021040 (2016)).
+    F(N) = offset + (F0 − 1/2) exp(−N/N_1/e) (physics.md section 4; Reiserer
+    et al., PRX 6, 021040 (2016)). ``offset`` fixes the asymptote (1/2 for
+    readout-corrected data); None (the default) fits it, as raw readout data
+    need: the scan must then reach the decayed level (a few N_1/e).
     """
 
     scale_params = ("n_1_over_e",)
     may_rest_on_bound = ("initial_fidelity",)
 
-    def __init__(self, **kws: Any) -> None:
-        super().__init__(memory.fidelity_after_attempts, **kws)
+    def __init__(self, offset: float | None = None, **kws: Any) -> None:
+        super().__init__(attempts_decay, **kws)
+        self.fixed_offset = offset
         self.set_param_hint("initial_fidelity", min=0.0, max=1.0)
         self.set_param_hint("n_1_over_e", min=0.0)
+        if offset is None:
+            self.set_param_hint("offset", min=0.0, max=1.0)
+        else:
+            self.set_param_hint("offset", value=offset, vary=False)
 
     def guess(self, data: ArrayLike, x: ArrayLike, **kws: Any) -> lmfit.Parameters:
         scan = _Scan.of(x, data)
-        excess = scan.y - 0.5
+        smooth = scan.smoothed()
+        edge = max(2, len(scan.y) // 10)
+        offset = float(np.clip(np.mean(smooth[-edge:]), 0.0, 1.0)) \
+            if self.fixed_offset is None else self.fixed_offset
+        excess = scan.y - offset
         initial = float(np.clip(0.5 + np.mean(excess[:2]), 0.0, 1.0))
         n_1_over_e = scan.span
-        usable = excess > 0.02 * max(abs(initial - 0.5), 1e-9)
+        height = initial - 0.5 if initial != 0.5 else _tiny(scan.y)
+        relative = excess / height   # e^{-N/N_1/e}, whether the data fall or rise
+        usable = relative > 0.02
         if np.count_nonzero(usable) >= 2:
-            slope = np.polyfit(scan.x[usable], np.log(excess[usable]), 1)[0]
+            slope = np.polyfit(scan.x[usable], np.log(relative[usable]), 1)[0]
             if slope < 0:
                 n_1_over_e = -1.0 / float(slope)
-        params = self.make_params(initial_fidelity=initial,
+        params = self.make_params(initial_fidelity=initial, offset=offset,
                                   n_1_over_e=min(n_1_over_e, 100 * scan.span))
         params["n_1_over_e"].set(min=scan.spacing / 10, max=1000 * scan.span)
         return self._finish(params, **kws)

@@ -2,11 +2,13 @@
 
 Runs a test battery (registered under ``labctl.batteries``, see
 `labctl.certification`; the project's measures readout fidelities, prepare
-and measure, heralded entanglement, a Bell test and the memory under
+and measure, heralded entanglement, a Bell test and each node's memory under
 entangling attempts) — or reuses archived runs of it — and prints each stage's verdict
-(`labctl.stages`): attained / not attained / not testable, its parameters
-with 95 % confidence intervals, the thresholds and the margin. Exit status
-0 whatever the verdict; bad input ends in one line and exit 2.
+(`labctl.stages`) over all pairs of end nodes: attained / not attained / not
+testable, the pair or node that limits it, its parameters with 95 % confidence
+intervals, the thresholds and the margin. With fewer than three end nodes the
+result is link-level and says so (``scope``: ``link`` or ``network``). Exit
+status 0 whatever the verdict; bad input ends in one line and exit 2.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from labctl.data.location import data_root
 from labctl.engine.experiment import MAX_SETTING_INT
 from labctl.engine.runner import Engine
 from labctl.errors import LabctlError
-from labctl.stages import DEFAULT_ROUNDS, STAGES, certify, highest_stage
+from labctl.stages import (
+    DEFAULT_CIRCUIT_ROUNDS,
+    DEFAULT_ROUNDS,
+    LINK_NOTE,
+    STAGES,
+    Measurements,
+    certify,
+    end_nodes,
+    highest_stage,
+    scope,
+)
 from labctl.station import StationSpec
 
 
@@ -46,6 +58,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
                         help="seconds per block of the link experiments (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                         help="rounds k the quantum-memory stage requires (default: %(default)s)")
+    parser.add_argument("--circuit-rounds", type=float, default=DEFAULT_CIRCUIT_ROUNDS,
+                        metavar="C_M",
+                        help="C_m: pair-and-message rounds of the circuit the memory waits "
+                             "for (default: %(default)s, a depth-one circuit)")
     parser.add_argument("--fibre-km", type=float, default=None,
                         help="node-to-node fibre, km (default: the simulated world's, else 0)")
     parser.add_argument("--reuse", type=int, nargs="+", default=[], metavar="RUN_ID",
@@ -65,6 +81,8 @@ def run_certification(args: argparse.Namespace) -> int:
         raise LabctlError(f"--rounds must be at least 1, got {args.rounds}")
     if args.rounds > MAX_SETTING_INT:
         raise LabctlError(f"--rounds must be at most {MAX_SETTING_INT}, got {args.rounds}")
+    if not (math.isfinite(args.circuit_rounds) and args.circuit_rounds >= 1):
+        raise LabctlError(f"--circuit-rounds must be at least 1, got {args.circuit_rounds}")
     if not (math.isfinite(args.reuse_hours) and args.reuse_hours >= 0):
         raise LabctlError(f"--reuse-hours must be a non-negative number, got {args.reuse_hours}")
     fibre_km = args.fibre_km if args.fibre_km is not None else float(
@@ -78,7 +96,7 @@ def run_certification(args: argparse.Namespace) -> int:
         progress = sys.stderr.isatty() and not args.json
         certification = certify_station(
             archive, spec, settings, Engine(archive, progress=progress), args.rounds,
-            reuse=args.reuse, reuse_hours=args.reuse_hours,
+            circuit_rounds=args.circuit_rounds, reuse=args.reuse, reuse_hours=args.reuse_hours,
             on_item=None if args.json else _announce, battery=args.battery)
         if args.report:
             certification["report"] = str(write_certification_report(
@@ -94,6 +112,7 @@ def run_certification(args: argparse.Namespace) -> int:
 
 def certify_station(archive: Archive, spec: StationSpec, settings: BatterySettings,
                     engine: Engine, rounds: int, reuse: Sequence[int] = (),
+                    circuit_rounds: float = DEFAULT_CIRCUIT_ROUNDS,
                     reuse_hours: float = 0.0,
                     on_item: Callable[[str], None] | None = None,
                     battery: str | None = None) -> dict[str, Any]:
@@ -101,12 +120,18 @@ def certify_station(archive: Archive, spec: StationSpec, settings: BatterySettin
     context = BatteryContext(archive, spec, settings, engine,
                              reusable_runs(archive, spec, reuse, reuse_hours), on_item)
     runner = find_battery(battery)(context)
-    verdicts = certify(runner.run(), rounds)
+    measured = runner.run()
+    links = [measured] if isinstance(measured, Measurements) else list(measured)
+    verdicts = certify(links, rounds, circuit_rounds)
+    extent = scope(links)
     return {
         "station": str(spec.path), "profile": spec.profile,
         "stage": highest_stage(verdicts),
+        "scope": extent, "end_nodes": list(end_nodes(links)),
+        "pairs": [link.pair for link in links],
+        "note": LINK_NOTE if extent == "link" else "network stage over all pairs of end nodes",
         "stages": {v.stage: v.to_dict() for v in verdicts},
-        "rounds": rounds,
+        "rounds": rounds, "circuit_rounds": circuit_rounds,
         "battery": {"protocol": settings.protocol, "alpha": settings.alpha,
                     "block_seconds": settings.block_seconds, "fibre_km": settings.fibre_km,
                     "runs": runner.record.runs, "skipped": runner.record.skipped},
@@ -130,16 +155,22 @@ def write_certification_report(archive: Archive, certification: dict[str, Any], 
 
 def print_certification(certification: dict[str, Any]) -> None:
     """The verdicts for a person."""
-    print(f"station {certification['station']} (profile {certification['profile']})")
+    print(f"station {certification['station']} (profile {certification['profile']}), "
+          f"end nodes {', '.join(certification.get('end_nodes', []))}")
     for name in STAGES:
         stage = certification["stages"][name]
         verdict = {True: "attained", False: "not attained", None: "not testable"}[
             stage["attained"]]
         margin = "" if stage["margin"] is None else f", margin {stage['margin']:+.3g}"
-        print(f"  {name}: {verdict}{margin}")
+        limiting = f" (limited by {stage['limiting']})" if stage.get("limiting") and len(
+            stage.get("parts", {})) > 1 else ""
+        print(f"  {name}: {verdict}{margin}{limiting}")
         print(f"    {stage['reason']}")
         for key, value in stage["parameters"].items():
             print(f"    {key} = {value['value']:.4g}  [{value['low']:.4g}, {value['high']:.4g}]")
-    print(f"stage attained: {certification['stage']}")
+    if certification.get("scope") == "link":
+        print(f"link-level stage attained: {certification['stage']} ({LINK_NOTE})")
+    else:
+        print(f"network stage attained: {certification['stage']}")
     if "report" in certification:
         print(f"report: {certification['report']}")

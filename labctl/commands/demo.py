@@ -144,5 +144,6 @@ def _print_summary(certification: dict[str, Any], report: Path) -> None:
             stage["attained"]]
         margin = "" if stage["margin"] is None else f" (margin {stage['margin']:+.3g})"
         print(f"{name}: {verdict}{margin}")
-    print(f"certified stage: {certification['stage']}")
+    scope = "link-level stage" if certification.get("scope") == "link" else "network stage"
+    print(f"{scope}: {certification['stage']}")   # two end nodes: a link, not a network
     print(f"report: {report}")

@@ -11,6 +11,16 @@ across resumptions — and answers with the reason to stop, or None:
 - `StatisticBelow(statistic, threshold)`: a statistic falls below a
   threshold (e.g. a Bell test's p-value below 10⁻³);
 - `AnyOf(*rules)`: whichever comes first.
+
+A rule only decides *when* to stop. Whatever it reports is not evidence by
+itself once the run has looked more than once: a fixed-n p-value rechecked
+after every block and reported at the first small value is not a p-value
+(10 looks at a local model's fixed-n CHSH tail give p < 0.05 in ~16 % of
+runs). An experiment that may stop early therefore reports a statistic that
+stays valid at any stopping time — for a Bell test the test-supermartingale
+p-value of `labctl.analysis.sequential` — and a `StatisticBelow` on that
+statistic is then a valid rule; a `StatisticBound` on an estimate in σ is a
+convenience criterion whose σ should not be quoted as significance.
 """
 
 from __future__ import annotations

@@ -119,6 +119,32 @@ def best_chsh_with_readout(rho: ComplexMatrix, readout_a: Readout,
     return chsh_value(rho, settings_a, settings_b, readout_a, readout_b)
 
 
+def axis_settings(correlations: Sequence[float], preferred: str = "XYZ"
+                  ) -> tuple[tuple[Direction, Direction], tuple[Direction, Direction]]:
+    """Optimal CHSH directions for a state with diagonal correlations (T_XX, T_YY, T_ZZ).
+
+    A measures along the two axes i, j with the largest |T| (ties go to the
+    earlier axis of ``preferred``), B along s_i cos θ e_i ± s_j sin θ e_j with
+    s = sign(T) and tan θ = |T_j|/|T_i|, so that S = 2 sqrt(T_i² + T_j²) = `max_chsh`
+    for a diagonal T (Horodecki et al. 1995). For |01⟩ ± |10⟩ states with a
+    weakened ZZ that is the XY plane.
+    """
+    t = np.asarray(correlations, dtype=float)
+    if t.shape != (3,) or not np.all(np.isfinite(t)) or np.any(np.abs(t) > 1.0 + 1e-9):
+        raise ValueError(f"correlations must be three numbers within [-1, 1], got {correlations!r}")
+    if sorted(preferred) != ["X", "Y", "Z"]:
+        raise ValueError(f"preferred must order the axes X, Y, Z, got {preferred!r}")
+    rank = {axis: k for k, axis in enumerate("XYZ")}
+    order = sorted((rank[axis] for axis in preferred), key=lambda k: -abs(t[k]))
+    i, j = order[0], order[1]
+    axes = np.eye(3)
+    sign_i, sign_j = (1.0 if t[i] >= 0 else -1.0), (1.0 if t[j] >= 0 else -1.0)
+    theta = np.arctan2(abs(t[j]), abs(t[i])) if abs(t[i]) + abs(t[j]) > 0 else np.pi / 4
+    b0 = sign_i * np.cos(theta) * axes[i] + sign_j * np.sin(theta) * axes[j]
+    b1 = sign_i * np.cos(theta) * axes[i] - sign_j * np.sin(theta) * axes[j]
+    return (axes[i].copy(), axes[j].copy()), (b0, b1)
+
+
 def chsh_win_probability(s: float) -> float:
     """omega = 1/2 + S/8 for uniformly random settings."""
     return 0.5 + checks.within("S", s, -4.0, 4.0) / 8.0

@@ -29,12 +29,33 @@ click heralds Psi+ (detector "+") or Psi- ("-"). Ideal limit: F = 1 - α,
 p = 2αη - α²η². Barrett–Kok: nodes prepare (|0> + |1>)/sqrt(2), excite, apply
 a π pulse, excite again; one click in each round heralds Psi+ (same
 detector) or Psi- (different detectors); p = eta_A eta_B / 2 ideally. States
-are reported after the protocol's last pulse.
+are reported after the protocol's last pulse (`herald_branches`) and, by
+`predict`, at the readout.
+
+Barrett–Kok with the decoded π pulse: the rotation between the rounds is a
+rotation by ``flip_angle`` about an equatorial axis (the same on both nodes),
+applied to the two-spin density matrix between the rounds' conditioning
+steps. An imperfect pulse leaves part of each spin unflipped, so the
+both-bright and both-dark configurations leak into the heralded state and F
+falls smoothly with the pulse error (θ = π gives the ideal protocol above).
+
+Dephasing between preparation and readout (quasi-static Gaussian detuning,
+the Ramsey decay of physics.md section 4): each node's spin precesses freely
+for a net time τ (π pulses reverse its sign: an echo) from its preparation
+pulse to its readout rotation; averaged over the detuning, each coherence
+involving that node's spin is scaled by exp(−(τ/T2*)²), the Ramsey
+envelope of a quasi-static Gaussian bath. In a 5.5 µs single-click attempt
+read out after it ends, τ ≈ 5.4 µs without an echo (4.5 µs of it between
+herald and readout, a wait any heralded link such as Hensen et al., Nature
+526, 682 (2015) or Humphreys et al., Nature 558, 268 (2018) has to bridge); a
+refocusing π pulse brings τ to 0. T2* and τ are inputs; the default
+(T2* = inf) has no dephasing.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,7 +68,9 @@ from labctl.physics.states import (
     ComplexMatrix,
     apply_local_z_on_b,
     correlators,
+    dephase,
     fidelity_to_bell,
+    rotation_x,
 )
 
 Protocol = Literal["single-click", "barrett-kok"]
@@ -61,7 +84,6 @@ Source = Literal["photon", "dark"]
 # Computational-basis index of each spin configuration (qubit A first, 0 = bright).
 _BB, _BD, _DB, _DD = 0, 1, 2, 3
 _CONFIGURATIONS = (_BB, _BD, _DB, _DD)
-_FLIPPED = {_BB: _DD, _BD: _DB, _DB: _BD, _DD: _BB}
 #: Branches less likely than this are dropped (normalising them is meaningless).
 _NEGLIGIBLE = 1e-250
 
@@ -79,6 +101,11 @@ class LinkParameters:
     rounds for Barrett–Kok); the default is the emitter reset time per round.
     With ``wait_for_herald`` the nodes wait for the herald (photon to the
     midpoint and message back: fibre_km / c_fibre) before the next attempt.
+    ``flip_angle`` (``flip_angle_b`` for node B, default the same) is the
+    Barrett–Kok rotation between the rounds, rad (π: a perfect π pulse).
+    ``free_precession_a``/``_b`` are each node's net free-precession time
+    from its preparation to its readout rotation, s, and ``t2_star`` the
+    spins' Ramsey dephasing time (inf: no dephasing); see the module docstring.
     """
 
     protocol: Protocol = "single-click"
@@ -96,6 +123,11 @@ class LinkParameters:
     fibre_loss_db_per_km: float = 0.2
     reset_time: float = 5.5e-6
     wait_for_herald: bool = True
+    flip_angle: float = math.pi
+    flip_angle_b: float | None = None
+    free_precession_a: float = 0.0
+    free_precession_b: float | None = None
+    t2_star: float = math.inf
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -116,6 +148,28 @@ class LinkParameters:
         checks.non_negative("fibre_km", self.fibre_km)
         checks.non_negative("fibre_loss_db_per_km", self.fibre_loss_db_per_km)
         checks.non_negative("reset_time", self.reset_time)
+        for name in ("flip_angle", "flip_angle_b"):
+            if getattr(self, name) is not None:
+                checks.finite(name, getattr(self, name))
+        checks.non_negative("free_precession_a", self.free_precession_a)
+        if self.free_precession_b is not None:
+            checks.non_negative("free_precession_b", self.free_precession_b)
+        if not self.t2_star > 0:
+            raise ValueError(f"t2_star must be positive, got {self.t2_star!r}")
+
+    @property
+    def flip_angles(self) -> tuple[float, float]:
+        """(θ_A, θ_B): the rotation between the Barrett–Kok rounds on each node, rad."""
+        return self.flip_angle, self.flip_angle if self.flip_angle_b is None \
+            else self.flip_angle_b
+
+    @property
+    def spin_coherences(self) -> tuple[float, float]:
+        """Per node, exp(−(τ/T2*)²): what quasi-static dephasing leaves of its coherences."""
+        tau_b = self.free_precession_a if self.free_precession_b is None \
+            else self.free_precession_b
+        return (math.exp(-((self.free_precession_a / self.t2_star) ** 2)),
+                math.exp(-((tau_b / self.t2_star) ** 2)))
 
     @property
     def rounds(self) -> int:
@@ -221,7 +275,10 @@ class HeraldBranch:
 
 
 def _coherence(params: LinkParameters) -> float:
-    """Factor scaling the |01><10| coherence of a photon-heralded state."""
+    """Factor scaling the |01><10| coherence of a photon-heralded state.
+
+    Barrett–Kok: the whole protocol's factor; each round contributes its square root.
+    """
     no_double = 1.0 - params.double_excitation
     if params.protocol == "single-click":
         phase = float(np.exp(-0.5 * params.phase_noise**2))
@@ -239,42 +296,77 @@ def _is_bright(configuration: int) -> tuple[bool, bool]:
     return configuration in (_BB, _BD), configuration in (_BB, _DB)
 
 
+def _prepared(params: LinkParameters) -> ComplexMatrix:
+    """The spins before the first excitation, as far as the click model keeps it:
+    the configuration populations and the |01><10| coherence (real, positive)."""
+    priors = _priors(params)
+    rho = np.diag([priors[c] for c in _CONFIGURATIONS]).astype(np.complex128)
+    rho[_BD, _DB] = rho[_DB, _BD] = np.sqrt(priors[_BD] * priors[_DB])
+    return rho
+
+
+def _round_filter(params: LinkParameters, clicks: dict[int, RoundClicks], click: Click,
+                  source: Source, coherence: float) -> ComplexMatrix:
+    """M with ρ → M ∘ ρ (elementwise) for one round ending in ``click`` from ``source``.
+
+    Diagonal: each configuration's probability of that pattern. The only
+    coherence kept is |01><10| after a single photon click, where the photon
+    may have come from either node (its amplitude, sign by detector and
+    ``coherence`` factor); every other coherence is destroyed by the
+    photon-number (which-path) information left in the modes.
+    """
+    filter_ = np.zeros((4, 4), dtype=np.complex128)
+    for configuration in _CONFIGURATIONS:
+        model = clicks[configuration]
+        table = model.photon if source == "photon" else model.dark
+        filter_[configuration, configuration] = table[click]
+    if source == "photon" and click in ("+", "-"):
+        amplitude = (1 - params.p_dark) * np.sqrt(params.eta_total_a * params.eta_total_b) / 2
+        sign = 1.0 if click == "+" else -1.0
+        filter_[_BD, _DB] = filter_[_DB, _BD] = sign * coherence * amplitude
+    return filter_
+
+
+def _flip(params: LinkParameters) -> ComplexMatrix:
+    """The two-spin rotation between the Barrett–Kok rounds (θ_A ⊗ θ_B about x)."""
+    angle_a, angle_b = params.flip_angles
+    return np.kron(rotation_x(angle_a), rotation_x(angle_b)).astype(np.complex128)
+
+
 def herald_branches(params: LinkParameters) -> list[HeraldBranch]:
     """Every click pattern an attempt can end in, with its probability and state.
 
-    The probabilities of all branches plus "no click at all" sum to one.
+    The state is conditioned round by round (`_round_filter`), with the
+    decoded rotation (`LinkParameters.flip_angles`) between Barrett–Kok
+    rounds; a perfect π pulse reproduces the configuration-flip model of the
+    module docstring. States are at the end of the last round (before any
+    dephasing until the readout, which `predict` adds). The probabilities of
+    all branches plus "no click at all" sum to one.
     """
     eta_a, eta_b, d = params.eta_total_a, params.eta_total_b, params.p_dark
-    priors = _priors(params)
-    coherence = _coherence(params)
+    rounds = params.rounds
+    coherence = _coherence(params) if rounds == 1 else float(np.sqrt(_coherence(params)))
     clicks = {
         configuration: round_clicks(*_is_bright(configuration), eta_a, eta_b,
                                     params.visibility, d)
         for configuration in _CONFIGURATIONS
     }
+    prepared = _prepared(params)
+    flip = _flip(params)
     branches: list[HeraldBranch] = []
-    rounds = params.rounds
     patterns = [p for p in itertools.product(CLICKS, repeat=rounds)
                 if any(c != "none" for c in p)]
+    source_kinds: tuple[Source, ...] = ("photon", "dark")
     for pattern in patterns:
-        source_kinds: tuple[Source, ...] = ("photon", "dark")
         for sources in itertools.product(source_kinds, repeat=rounds):
-            rho = np.zeros((4, 4), dtype=np.complex128)
-            for configuration, prior in priors.items():
-                weight = prior
-                current = configuration
-                for round_index in range(rounds):
-                    round_model = clicks[current]
-                    table = (round_model.photon if sources[round_index] == "photon"
-                             else round_model.dark)
-                    weight *= table[pattern[round_index]]
-                    if round_index < rounds - 1:
-                        current = _FLIPPED[current]  # the π pulse between rounds
-                rho[current, current] += weight
+            rho = prepared
+            for round_index in range(rounds):
+                if round_index:
+                    rho = flip @ rho @ flip.conj().T   # the π pulse between rounds
+                rho = _round_filter(params, clicks, pattern[round_index],
+                                    sources[round_index], coherence) * rho
             heralds = all(c in ("+", "-") for c in pattern)
             target = _target(pattern) if heralds else None
-            if heralds and all(s == "photon" for s in sources):
-                rho += _coherent_term(params, pattern, coherence)
             probability = float(np.real(np.trace(rho)))
             if probability < _NEGLIGIBLE:
                 continue
@@ -291,28 +383,13 @@ def _target(pattern: tuple[Click, ...]) -> str:
     return "Psi+" if pattern[0] == pattern[1] else "Psi-"
 
 
-def _coherent_term(params: LinkParameters, pattern: tuple[Click, ...],
-                   coherence: float) -> ComplexMatrix:
-    """The |01><10| + h.c. part of a photon-heralded state (unnormalised)."""
-    eta_a, eta_b, d = params.eta_total_a, params.eta_total_b, params.p_dark
-    priors = _priors(params)
-    mixed = np.sqrt(priors[_BD] * priors[_DB])  # amplitudes of |01> and |10>
-    if params.protocol == "single-click":
-        amplitude = mixed * (1 - d) * np.sqrt(eta_a * eta_b) / 2
-    else:
-        amplitude = mixed * ((1 - d) ** 2) * (eta_a / 2) * (eta_b / 2)
-    sign = 1.0 if _target(pattern) == "Psi+" else -1.0
-    term = np.zeros((4, 4), dtype=np.complex128)
-    term[_BD, _DB] = term[_DB, _BD] = sign * coherence * amplitude
-    return term
-
-
 @dataclass(frozen=True)
 class LinkPrediction:
     """What the model predicts for one set of link parameters.
 
     ``states`` maps each announced Bell state to the average heralded state
-    for it; ``correlators`` and ``state_psi_plus`` are in the Psi+ frame (a
+    for it at the readout (after the nodes' dephasing, `spin_coherences`);
+    ``correlators`` and ``state_psi_plus`` are in the Psi+ frame (a
     Psi- herald is corrected by Z on node B, as experiments do), ``fidelity``
     is the herald-averaged fidelity to the announced Bell state.
     """
@@ -330,12 +407,14 @@ class LinkPrediction:
 def predict(params: LinkParameters) -> LinkPrediction:
     """Herald probability, rate, heralded states, fidelity and correlators."""
     heralding = [b for b in herald_branches(params) if b.heralds]
+    coherence_a, coherence_b = params.spin_coherences
     by_target: dict[str, ComplexMatrix] = {}
     probability: dict[str, float] = {}
     for branch in heralding:
         assert branch.target is not None and branch.state is not None
         by_target.setdefault(branch.target, np.zeros((4, 4), dtype=np.complex128))
-        by_target[branch.target] += branch.probability * branch.state
+        by_target[branch.target] += branch.probability * dephase(
+            branch.state, coherence_a, coherence_b)
         probability[branch.target] = probability.get(branch.target, 0.0) \
             + branch.probability
     p_herald = sum(probability.values())

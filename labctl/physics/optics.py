@@ -13,18 +13,35 @@ from labctl.physics import checks
 FIBRE_LIGHT_SPEED_KM_S = 2.07e5
 
 
+#: Attenuation of standard single-mode fibre in the telecom window, dB/km (the
+#: review's figure, Wehner, Elkouss & Hanson, Science 362, eaam9288 (2018); physics.md
+#: section 5).
+TELECOM_LOSS_DB_PER_KM = 0.2
+#: Shortest wavelength of the telecom window (O band onwards), m.
+TELECOM_WINDOW_START = 1260e-9
+#: Attenuation at the NV zero-phonon line (637 nm), dB/km: physics.md section 2 gives
+#: 5-8 dB/km; labctl assumes 6 dB/km, inside that range (a typical 630 nm single-mode
+#: fibre's data-sheet figure; not a measured value of any one link).
+VISIBLE_637_LOSS_DB_PER_KM = 6.0
+#: Wavelength the NV photons are converted to for the fibre, m (Dréau et al., PR
+#: Applied 9, 064031 (2018): 637 nm -> 1588 nm).
+CONVERTED_WAVELENGTH = 1588e-9
+
+
 def fibre_loss_db_per_km(wavelength: float) -> float:
     """Typical attenuation of standard single-mode fibre at ``wavelength`` (m), dB/km.
 
-    Telecom window (1260-1675 nm): 0.2 dB/km (the review's figure, Wehner et
-    al. 2018); visible/near-IR: 6 dB/km at 637 nm (physics.md: 5-8 dB/km),
-    falling roughly as lambda^-4 (Rayleigh scattering) towards the infrared.
+    Telecom window (from 1260 nm): `TELECOM_LOSS_DB_PER_KM`; below it
+    `VISIBLE_637_LOSS_DB_PER_KM` at 637 nm, falling roughly as lambda^-4
+    (Rayleigh scattering) towards the infrared, never below the telecom figure.
+    Use the wavelength that actually travels the fibre: after a frequency
+    converter the converted one, without it the emitter's.
     """
     checks.positive("wavelength", wavelength)
-    wavelength_nm = wavelength * 1e9
-    if wavelength_nm >= 1260:
-        return 0.2
-    return max(0.2, 6.0 * (637.0 / wavelength_nm) ** 4)
+    if wavelength >= TELECOM_WINDOW_START:
+        return TELECOM_LOSS_DB_PER_KM
+    return max(TELECOM_LOSS_DB_PER_KM,
+               VISIBLE_637_LOSS_DB_PER_KM * (637e-9 / wavelength) ** 4)
 
 
 @dataclass(frozen=True)
@@ -32,7 +49,7 @@ class Fibre:
     """A fibre of ``length_km`` with ``loss_db_per_km`` attenuation."""
 
     length_km: float = 0.0
-    loss_db_per_km: float = 0.2
+    loss_db_per_km: float = TELECOM_LOSS_DB_PER_KM
 
     def __post_init__(self) -> None:
         checks.non_negative("length_km", self.length_km)
@@ -60,8 +77,16 @@ class FrequencyConverter:
     al., PR Applied 9, 064031 (2018); the temperature dependence is the
     quasi-phase-matching sinc² with the given full width at half maximum
     (sinc²(x) = 1/2 at x = 1.3916). Pump-induced noise photons (anti-Stokes
-    Raman) reaching the detector scale linearly with pump power. Defaults
-    follow Dréau 2018: 17 % end-to-end efficiency at full pump.
+    Raman) reaching the detector scale linearly with pump power.
+
+    Defaults and their sources: ``max_efficiency`` 17 % end-to-end at full
+    pump (Dréau 2018; physics.md section 5); ``phase_matching_temperature_c``,
+    ``phase_matching_fwhm_c`` (1 °C) and ``full_pump_power`` (2 W, the pump
+    limit of the station file's lab profile) are labctl's assumptions for a
+    typical waveguide, not figures of one device; ``noise_rate_per_watt``
+    (150 Hz/W, i.e. ≈ 280 Hz per heralding detector from two converters at
+    2 W) is labctl's assumption of the same order as the noise behind Dréau
+    2018's SNR ≈ 7 (the paper quotes the SNR, not a rate per watt).
     """
 
     max_efficiency: float = 0.17

@@ -14,7 +14,12 @@ loop per attempt:
    detector jitter, dark clicks are uniform in the window;
 5. for heralded attempts and chosen measurement bases, the two nodes'
    reported outcomes, from the branch's heralded state and each node's
-   readout assignment matrix.
+   readout assignment matrix, after each node's dephasing until its readout:
+   a quasi-static Gaussian detuning, fresh for every herald, averages to a
+   phase flip (Z) with probability (1 − c)/2 for c = exp(−(τ/T2*)²)
+   (`LinkParameters.spin_coherences`), so each herald draws a Z per node with
+   that probability — exact for the outcome statistics of independent heralds
+   — and measuring ZρZ along n is measuring ρ along (−n_x, −n_y, n_z).
 
 Loops run over branches and distinct basis pairs (a handful), never over
 attempts. The same per-round click probabilities define the analytic
@@ -97,6 +102,8 @@ class SampledAttempts:
     click_round: NDArray[np.int8]
     click_detector: NDArray[np.int8]
     click_time: NDArray[np.float64]
+    #: per node, the coherence its spin keeps until the readout (`LinkParameters`)
+    spin_coherences: tuple[float, float] = (1.0, 1.0)
 
     @property
     def heralded(self) -> NDArray[np.bool_]:
@@ -133,7 +140,8 @@ def sample_attempts(params: LinkParameters, n_attempts: int, rng: np.random.Gene
     return SampledAttempts(
         n_attempts=n_attempts, branches=branches, attempt=attempt.astype(np.int64),
         clicks=clicks, branch=branch, target=target, click_event=events,
-        click_round=rounds, click_detector=detectors, click_time=times)
+        click_round=rounds, click_detector=detectors, click_time=times,
+        spin_coherences=params.spin_coherences)
 
 
 def _click_times(params: LinkParameters, timing: Timing, branches: Sequence[HeraldBranch],
@@ -189,12 +197,13 @@ def sample_outcomes(sampled: SampledAttempts, bases_a: Sequence[str] | NDArray[n
 
     ``bases_a[h]``/``bases_b[h]`` give the measurement basis of the h-th
     heralded attempt: a label ("X", "Y", "Z", "-X", ...) or a Bloch vector
-    (an (H, 3) array). Outcome 0 is the +1 eigenvalue.
+    (an (H, 3) array). Outcome 0 is the +1 eigenvalue. Each node's dephasing
+    until the readout is drawn per herald (module docstring, step 5).
     """
     heralded_branch = sampled.branch[sampled.heralded]
     n = len(heralded_branch)
-    directions_a = _directions(bases_a, n, "node A")
-    directions_b = _directions(bases_b, n, "node B")
+    directions_a = _dephased(_directions(bases_a, n, "node A"), sampled.spin_coherences[0], rng)
+    directions_b = _dephased(_directions(bases_b, n, "node B"), sampled.spin_coherences[1], rng)
     unique_a, codes_a = np.unique(directions_a, axis=0, return_inverse=True)
     unique_b, codes_b = np.unique(directions_b, axis=0, return_inverse=True)
     outcomes_a = np.zeros(n, dtype=np.int8)
@@ -212,6 +221,17 @@ def sample_outcomes(sampled: SampledAttempts, bases_a: Sequence[str] | NDArray[n
         outcomes_a[members] = joint // 2
         outcomes_b[members] = joint % 2
     return outcomes_a, outcomes_b
+
+
+def _dephased(directions: NDArray[np.float64], coherence: float,
+              rng: np.random.Generator) -> NDArray[np.float64]:
+    """Each direction with its x, y reversed with probability (1 − coherence)/2 (a Z flip)."""
+    if coherence >= 1.0 or not len(directions):
+        return directions
+    flipped = rng.random(len(directions)) < (1.0 - coherence) / 2.0
+    out = directions.copy()
+    out[flipped, :2] *= -1.0
+    return out
 
 
 def _directions(bases: Sequence[str] | NDArray[np.float64], n: int,

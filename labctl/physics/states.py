@@ -96,6 +96,32 @@ def is_density_matrix(rho: ComplexMatrix, tolerance: float = 1e-9) -> bool:
     return bool(np.linalg.eigvalsh(rho).min() >= -tolerance)
 
 
+def rotation_x(angle: float) -> ComplexMatrix:
+    """exp(−i θ X / 2): a rotation by ``angle`` about x (a microwave pulse of that area)."""
+    half = angle / 2.0
+    return np.array([[np.cos(half), -1j * np.sin(half)],
+                     [-1j * np.sin(half), np.cos(half)]], dtype=np.complex128)
+
+
+#: _DIFFERS_A[i, j] (_DIFFERS_B): do basis states i and j differ in qubit A's (B's) value?
+_DIFFERS_A = np.not_equal.outer(np.arange(4) // 2, np.arange(4) // 2)
+_DIFFERS_B = np.not_equal.outer(np.arange(4) % 2, np.arange(4) % 2)
+
+
+def dephase(rho: ComplexMatrix, coherence_a: float, coherence_b: float) -> ComplexMatrix:
+    """Pure dephasing of each qubit: coherences between states that differ in qubit A's
+    (B's) value scaled by ``coherence_a`` (``coherence_b``); populations unchanged.
+
+    Averaging a quasi-static Gaussian detuning over a free precession τ gives
+    coherence exp(−(τ/T2*)²) (the Ramsey envelope, shared/reference/physics.md
+    section 4); the channel equals Z applied with probability (1 − c)/2.
+    """
+    checks.probability("coherence_a", coherence_a)
+    checks.probability("coherence_b", coherence_b)
+    scale = np.where(_DIFFERS_A, coherence_a, 1.0) * np.where(_DIFFERS_B, coherence_b, 1.0)
+    return (rho * scale).astype(np.complex128)
+
+
 def apply_local_z_on_b(rho: ComplexMatrix) -> ComplexMatrix:
     """Z on qubit B: maps Psi- to Psi+ (used to bring both heralds to one frame)."""
     operator = np.kron(IDENTITY, PAULI_Z)

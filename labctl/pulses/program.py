@@ -4,7 +4,11 @@ A `Segment` is one stretch of time (one AWG waveform set, one sequence
 element): `Marker` pulses on named outputs (``excitation``,
 ``detection_window``, ``readout``) and `Rotation` pulses of the spin drive
 (square I/Q envelope of given amplitude and phase). `render` turns a
-segment into per-channel samples through the station's `AwgWiring`; a
+segment into per-channel samples through the station's `AwgWiring` (a
+rotation keeps its area on the sample grid: it gets the samples nearest its
+start and end, one more if needed, and its amplitude is scaled so that
+amplitude × time is what was asked, so the realised angle is the requested
+one and not rounded to whole samples; `rotation_samples`, `rendered_angle`); a
 `Program` is segments plus the sequence table that plays them, and
 `render_program` turns it into the AWG-neutral `RenderedProgram` a pulse
 sequencer (`labctl.instruments.sequencer`) loads.
@@ -163,14 +167,40 @@ def render(segment: Segment, sample_rate: float, wiring: AwgWiring,
         output = wiring.marker(marker.output)
         markers[output.channel - 1, output.marker - 1, span(marker.start, marker.duration)] = True
     for rotation in segment.rotations:
-        window = span(rotation.start, rotation.duration)
-        analog[wiring.mw_i - 1, window] += rotation.amplitude * math.cos(rotation.phase)
-        analog[wiring.mw_q - 1, window] += rotation.amplitude * math.sin(rotation.phase)
+        window, amplitude = rotation_samples(rotation, sample_rate)
+        analog[wiring.mw_i - 1, window] += amplitude * math.cos(rotation.phase)
+        analog[wiring.mw_q - 1, window] += amplitude * math.sin(rotation.phase)
     if np.abs(analog).max(initial=0.0) > 1.0 + 1e-12:
         raise ValueError(f"segment {segment.name}: overlapping rotations exceed full scale")
     np.clip(analog, -1.0, 1.0, out=analog)
     return {ch + 1: ChannelSamples(analog[ch], markers[ch, 0], markers[ch, 1])
             for ch in range(channels)}
+
+
+def rotation_samples(rotation: Rotation, sample_rate: float) -> tuple[slice, float]:
+    """The samples a rotation occupies and the amplitude it plays them at.
+
+    The samples nearest its start and end (at least one, as for markers), at
+    the amplitude that keeps amplitude × time; when that would exceed full
+    scale, one more sample (the whole number covering its duration) instead.
+    """
+    first = round(rotation.start * sample_rate)
+    exact = rotation.duration * sample_rate
+    count = max(1, round((rotation.start + rotation.duration) * sample_rate) - first)
+    if abs(rotation.amplitude) * exact / count > 1.0:
+        count = max(1, math.ceil(exact - 1e-9))
+    return slice(first, first + count), rotation.amplitude * exact / count
+
+
+def rendered_angle(samples_i: NDArray[np.float64], samples_q: NDArray[np.float64],
+                   sample_rate: float, rabi_hz: float) -> float:
+    """Rotation angle (rad) of rendered I/Q samples at full-scale Rabi frequency ``rabi_hz``:
+    2π f_Rabi Σ|I + iQ| / sample rate (a resonant drive of constant phase)."""
+    if sample_rate <= 0 or rabi_hz <= 0:
+        raise ValueError(f"sample_rate and rabi_hz must be positive, got {sample_rate!r}, "
+                         f"{rabi_hz!r}")
+    envelope = np.hypot(np.asarray(samples_i, dtype=float), np.asarray(samples_q, dtype=float))
+    return float(2 * math.pi * rabi_hz * envelope.sum() / sample_rate)
 
 
 @dataclass(frozen=True)

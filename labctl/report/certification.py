@@ -3,14 +3,18 @@
 The JSON document::
 
     {"station": str, "profile": str, "stage": str,
+     "scope": "link" | "network",                          # optional (older files: none)
+     "note": str,                                          # optional, shown with the stage
      "stages": {STAGE: {"attained": true | false | null,    # null: not testable
                         "reason": str,
                         "parameters": {NAME: {"value": float, "low": float, "high": float}},
                         "thresholds": {NAME: float},
                         "margin": float | null,
-                        "runs": [run id, ...]}}}
+                        "runs": [run id, ...],
+                        "limiting": str | null}}}           # optional: the pair or node
 
-``stage`` is the highest stage attained. Stages are shown in the order of
+``stage`` is the highest stage attained; a ``link`` scope (fewer than three
+end nodes) is shown as a link-level stage. Stages are shown in the order of
 `STAGE_ORDER` (the review's Table 1), any others after them in file order.
 A document that does not follow the schema is refused with one line naming
 the key.
@@ -63,6 +67,7 @@ class StageResult:
     thresholds: Mapping[str, float]
     margin: float | None
     runs: tuple[int, ...]
+    limiting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class Certification:
     profile: str
     stage: str
     stages: tuple[StageResult, ...]
+    scope: str = ""
+    note: str = ""
 
     @property
     def run_ids(self) -> tuple[int, ...]:
@@ -112,7 +119,9 @@ def parse_certification(document: Any, source: str = "certification") -> Certifi
     return Certification(station=_text(source, "station", top.get("station")),
                          profile=_text(source, "profile", top.get("profile")),
                          stage="" if stage is None else _text(source, "stage", stage),
-                         stages=tuple(known + others))
+                         stages=tuple(known + others),
+                         scope=_text(source, "scope", top.get("scope", "")),
+                         note=_text(source, "note", top.get("note", "")))
 
 
 def certification_html(certification: Certification, reported_runs: Collection[int]) -> str:
@@ -130,10 +139,14 @@ def certification_html(certification: Certification, reported_runs: Collection[i
 def highest_stage_html(certification: Certification) -> str:
     """The banner naming the highest stage attained."""
     stage = certification.stage
+    note = f' <span class="note">({escape(certification.note)})</span>' \
+        if certification.note else ""
     if stage.strip().lower() in _NO_STAGE:
-        return '<p class="highest none">No stage attained</p>'
-    return (f'<p class="highest">Highest stage attained: <strong>{escape(stage_title(stage))}'
-            f'</strong> <code>{escape(stage)}</code></p>')
+        return f'<p class="highest none">No stage attained{note}</p>'
+    level = "link-level stage" if certification.scope == "link" else "stage"
+    return (f'<p class="highest">Highest {level} attained: '
+            f'<strong>{escape(stage_title(stage))}</strong> <code>{escape(stage)}</code>'
+            f'{note}</p>')
 
 
 def _stage_row(stage: StageResult, reported_runs: Collection[int]) -> str:
@@ -145,12 +158,14 @@ def _stage_row(stage: StageResult, reported_runs: Collection[int]) -> str:
     thresholds = "<br>".join(f"{escape(name)}: {escape(format_number(value))}"
                              for name, value in stage.thresholds.items()) or "—"
     runs = ", ".join(_run_link(run, reported_runs) for run in stage.runs) or "—"
+    limiting = f'<br><span class="limiting">limited by {escape(stage.limiting)}</span>' \
+        if stage.limiting else ""
     return (f'<tr class="{attained[0]}" id="stage-{escape(stage.name)}">'
             f'<th>{escape(stage_title(stage.name))}<br><code>{escape(stage.name)}</code></th>'
             f'<td class="verdict">{attained[1]}</td>'
             f'<td>{escape(format_signed(stage.margin))}</td>'
             f'<td>{parameters}</td><td>{thresholds}</td><td>{runs}</td>'
-            f'<td>{escape(stage.reason)}</td></tr>')
+            f'<td>{escape(stage.reason)}{limiting}</td></tr>')
 
 
 def _run_link(run: int, reported_runs: Collection[int]) -> str:
@@ -172,6 +187,7 @@ def _stage(source: str, name: str, entry: Any) -> StageResult:
                   for threshold, value in _mapping(source, f"{where}.thresholds",
                                                    stage.get("thresholds", {})).items()}
     margin = stage.get("margin")
+    limiting = stage.get("limiting")
     runs = stage.get("runs", [])
     if not isinstance(runs, list):
         _refuse(source, f"{where}.runs", "must be a list of run ids", runs)
@@ -183,7 +199,8 @@ def _stage(source: str, name: str, entry: Any) -> StageResult:
                                                    stage.get("reason", "")),
         parameters=parameters, thresholds=thresholds,
         margin=None if margin is None else _number(source, f"{where}.margin", margin),
-        runs=tuple(runs))
+        runs=tuple(runs),
+        limiting=None if limiting is None else _text(source, f"{where}.limiting", limiting))
 
 
 def _estimate(source: str, key: str, value: Any) -> Estimate:

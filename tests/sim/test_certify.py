@@ -3,8 +3,12 @@
 The worlds are the station's certification profiles (stations/two_node.yaml):
 ``sim-prepare-measure`` (good phase stability and readout, single click),
 ``sim-entanglement`` (near-ideal photons and readout, Barrett–Kok) and
-``sim-memory`` (the same link with a memory robust to entangling attempts).
-Each must attain exactly its stage (Wehner, Elkouss & Hanson 2018, Table 1).
+``sim-memory`` (the same link with a memory robust to entangling attempts,
+N_1/e = 250 000). The first two must attain exactly their stage (Wehner,
+Elkouss & Hanson 2018, Table 1). The memory world keeps a stored qubit with
+error ≈ 0.115 through k = 10 pair-and-message times — too much for the memory
+stage — but within the threshold for k = 3. Two end nodes: every result is
+link-level and says so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from labctl.cli import main
+from labctl.data.archive import Archive
+from labctl.stages import LINK_NOTE, STORAGE_ERROR_THRESHOLD
 from labctl.station import DEFAULT_STATION
 
 
@@ -29,11 +35,16 @@ def certify(capsys, tmp_path: Path, *arguments: str) -> dict:
     ("sim-prepare-measure", ["--alpha", "0.03"], "prepare_and_measure"),
     ("sim-entanglement", ["--protocol", "barrett-kok", "--block-seconds", "400"],
      "entanglement_distribution"),
-    ("sim-memory", ["--protocol", "barrett-kok", "--block-seconds", "400"], "quantum_memory"),
 ])
 def test_each_world_attains_its_stage(capsys, tmp_path, profile, options, stage):
     result = certify(capsys, tmp_path, "--profile", profile, *options)
+    check_stages(result, stage)
+
+
+def check_stages(result: dict, stage: str, rounds: float = 10.0) -> None:
     assert result["stage"] == stage, json.dumps(result["stages"], indent=1)
+    assert result["scope"] == "link" and result["note"] == LINK_NOTE
+    assert result["end_nodes"] == ["node_a", "node_b"]
     stages = result["stages"]
     order = list(stages)
     assert order == ["prepare_and_measure", "entanglement_distribution", "quantum_memory"]
@@ -42,12 +53,59 @@ def test_each_world_attains_its_stage(capsys, tmp_path, profile, options, stage)
         verdict = stages[name]
         assert verdict["attained"] is (index <= reached), (name, verdict["reason"])
         assert verdict["runs"], name
-        assert (verdict["margin"] >= 0) is (index <= reached)
+        if index <= reached + 1:          # a stage above the first failure may pass its own test
+            assert (verdict["margin"] >= 0) is (index <= reached), (name, verdict["margin"])
         for estimate in verdict["parameters"].values():
             assert estimate["low"] <= estimate["value"] <= estimate["high"]
     assert stages["prepare_and_measure"]["thresholds"] == {"epsilon_T + epsilon_M": 0.11}
     assert stages["entanglement_distribution"]["thresholds"] == {"epsilon_P + epsilon_M": 0.057}
-    assert stages["quantum_memory"]["thresholds"] == {"k": 10.0}
+    assert stages["quantum_memory"]["thresholds"] == {
+        "epsilon_store": STORAGE_ERROR_THRESHOLD, "k": rounds, "C_m": 1.0}
+
+
+def test_the_memory_world_keeps_each_node_s_qubit_for_two_rounds_not_ten(capsys, tmp_path):
+    """Issue 15, items 3 and 4: both nodes' memories measured, the memory stage decided by
+    the storage error after k·C_m·t; each node's readout corrects its own qubit.
+
+    The memory's own verdict (``parts``, before the lower stages are required) is
+    checked; whether the link's lower stages hold depends on the world's other physics.
+    """
+    options = ["--profile", "sim-memory", "--protocol", "barrett-kok", "--block-seconds",
+               "400"]
+    result = certify(capsys, tmp_path, *options)
+    assert result["scope"] == "link" and result["note"] == LINK_NOTE
+    runs = result["battery"]["runs"]
+    assert runs["memory_node_a"] and runs["memory_node_b"]
+    memory = result["stages"]["quantum_memory"]
+    assert set(memory["parts"]) == {"node_a", "node_b"}
+    assert memory["thresholds"] == {"epsilon_store": STORAGE_ERROR_THRESHOLD, "k": 10.0,
+                                    "C_m": 1.0}
+    stored = memory["parameters"]["epsilon_store"]
+    # N_1/e = 250 000 attempts of 8 µs and t ≈ 52 ms: 1 − 0.885 after 10 rounds
+    assert stored["low"] <= 0.115 <= stored["high"], stored
+    assert memory["attained"] is False and memory["margin"] < 0
+    assert all(part["attained"] is False for part in memory["parts"].values())
+    assert "above the threshold" in memory["reason"]
+    supported = memory["parameters"]["k_supported"]
+    assert 2 < supported["low"] <= supported["value"] < 10, supported
+    archive = Archive(tmp_path / "archive")
+    try:
+        config = archive.info(runs["entanglement"][0]).config
+        readout_b = archive.info(runs["readout_node_b"][0]).config
+    finally:
+        archive.close()
+    assert readout_b["node"] == "node_b"
+    assert config["readout_b_f0"] is not None and config["readout_b_f0_err"] > 0
+    assert config["readout_f0_err"] > 0
+    # the same runs, two rounds: each node's memory keeps the qubit; nothing is rerun
+    again = certify(capsys, tmp_path, *options, "--rounds", "2", "--reuse-hours", "1")
+    assert again["battery"]["runs"] == runs
+    memory = again["stages"]["quantum_memory"]
+    assert memory["margin"] > 0
+    assert all(part["attained"] is True for part in memory["parts"].values())
+    below = again["stages"]["entanglement_distribution"]["attained"]
+    assert memory["attained"] is below
+    assert (again["stage"] == "quantum_memory") is below
 
 
 def without(tmp_path: Path, instrument: str) -> Path:
@@ -91,6 +149,7 @@ def test_a_missing_instrument_makes_its_stages_not_testable_and_reuse_is_checked
     (["--station", "no/such/station.yaml"], "no/such/station.yaml"),
     (["--profile", "nonesuch"], "nonesuch"),
     (["--rounds", "0"], "--rounds must be at least 1"),
+    (["--circuit-rounds", "0.5"], "--circuit-rounds must be at least 1"),
     (["--alpha", "1.5"], "alpha must be within (0, 1)"),
     (["--reuse", "99"], "99"),
 ])

@@ -14,8 +14,8 @@ def test_the_demo_certifies_the_link_and_writes_a_report_that_renders(demo_of, b
     out, completed = demo.report, demo.completed
     assert completed.returncode == 0, completed.stderr[-3000:]
     lines = completed.stdout.strip().splitlines()
-    assert lines[-2].startswith("certified stage: "), completed.stdout
-    stage = lines[-2].removeprefix("certified stage: ")
+    assert lines[-2].startswith("link-level stage: "), completed.stdout   # two end nodes
+    stage = lines[-2].removeprefix("link-level stage: ")
     assert stage in ("none", "prepare_and_measure", "entanglement_distribution",
                      "quantum_memory")
     assert lines[-1] == f"report: {out / 'index.html'}"

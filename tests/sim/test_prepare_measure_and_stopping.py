@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import math
 
-from experiments.bell_test import BellTest, BellTestConfig
+import numpy as np
+import pytest
+
+from experiments.bell_test import (
+    SETTING_DIRECTIONS,
+    BellTest,
+    BellTestConfig,
+    bell_program,
+    bell_settings,
+    readout_rotation,
+)
+from experiments.bringup import RABI_FULL_SCALE_HZ, AttemptDesign
 from experiments.entanglement import EntanglementConfig
 from experiments.prepare_measure import PrepareMeasure, binary_entropy
 from labctl.data.archive import Archive
 from labctl.engine.runner import Engine
 from labctl.engine.stopping import History, StatisticBelow
-from labctl.physics.bell import correlator_from_probabilities, outcome_probabilities
+from labctl.physics.bell import (
+    chsh_value,
+    correlator_from_probabilities,
+    max_chsh,
+    outcome_probabilities,
+)
 from labctl.physics.emitter import Readout
 from labctl.physics.link import predict
+from labctl.physics.states import correlators
 from labctl.station import DEFAULT_STATION
+from sim_instruments.spin import measured_direction, step_unitaries
 from sim_instruments.world import WorldConfig
-from tests.sim.test_entanglement import expected
+from tests.sim.test_entanglement import WORLDS, expected
 
 Z = 4.0
 #: In the Ψ+ frame B holds the state A found (X, Y) or the other one (Z).
@@ -60,6 +78,9 @@ def test_the_bell_test_stops_once_the_p_value_is_small_enough(tmp_path):
     assert outcome.blocks < config.blocks
     assert outcome.reason.startswith("p-value = ") and "below 0.001" in outcome.reason
     assert outcome.result.p_value < 1e-3 and outcome.result.S > 2
+    # a run that may stop early reports the p-value valid at any stopping time
+    assert outcome.result.p_value_method == "test-supermartingale"
+    assert 0.75 < outcome.result.xi < 0.8
 
 
 def test_the_bell_test_stops_once_s_exceeds_2_by_the_requested_sigmas(tmp_path):
@@ -69,6 +90,66 @@ def test_the_bell_test_stops_once_s_exceeds_2_by_the_requested_sigmas(tmp_path):
     assert outcome.blocks < config.blocks, outcome.reason
     assert "exceeds 2 by" in outcome.reason
     assert (result.S - 2) / result.S_err >= 5.0
+    # S in σ only decides when to stop; the p-value reported is the supermartingale's,
+    # valid at this stopping time however small or large it is after a few blocks
+    assert result.p_value_method == "test-supermartingale"
+    assert result.xi > 0.75 and 0.0 < result.p_value <= 1.0
+
+
+def psi_plus_frame(world):
+    """The predicted heralded state of a test world (single-click, the Bell test's α)."""
+    return predict(expected(WORLDS[world][1], AttemptDesign(alpha=BellTestConfig().alpha))
+                   ).state_psi_plus
+
+
+def test_the_default_settings_are_optimal_for_a_single_click_state():
+    """(1 − α)Ψ+ + α|↑↑⟩ weakens ZZ only: the XY plane reaches max_chsh, today's XZ
+    settings (S 1.61 against 1.73 raw on the default world) do not."""
+    alpha = BellTestConfig().alpha
+    psi_plus = np.zeros((4, 4), dtype=complex)
+    psi_plus[1, 1] = psi_plus[2, 2] = psi_plus[1, 2] = psi_plus[2, 1] = 0.5
+    bright_bright = np.zeros((4, 4), dtype=complex)
+    bright_bright[0, 0] = 1.0
+    state = (1 - alpha) * psi_plus + alpha * bright_bright
+    settings = [tuple(np.array(d) for d in SETTING_DIRECTIONS[n]) for n in ("node_a", "node_b")]
+    assert chsh_value(state, *settings) == pytest.approx(max_chsh(state), rel=1e-9)
+    assert max_chsh(state) > 2.6
+
+
+@pytest.mark.parametrize("world", list(WORLDS))
+def test_settings_from_the_predicted_correlators_reach_max_chsh(world):
+    """With the predicted state's XX, YY, ZZ (`labctl predict`) the settings are optimal
+    for it, with perfect readout and with the world's readout."""
+    state = psi_plus_frame(world)
+    t = correlators(state)
+    config = BellTestConfig(expected_xx=t["XX"], expected_yy=t["YY"], expected_zz=t["ZZ"])
+    chosen = bell_settings(config)
+    settings = [chosen[n] for n in ("node_a", "node_b")]
+    assert chsh_value(state, *settings) == pytest.approx(max_chsh(state), rel=1e-9)
+    readout = WorldConfig().readout
+    for other in (BellTestConfig(), BellTestConfig(protocol="barrett-kok")):
+        fixed = [bell_settings(other)[n] for n in ("node_a", "node_b")]
+        assert (chsh_value(state, *settings, readout, readout)
+                >= chsh_value(state, *fixed, readout, readout) - 1e-12)
+
+
+@pytest.mark.parametrize("protocol", ["single-click", "barrett-kok"])
+def test_the_programmed_rotations_measure_the_chosen_directions(protocol):
+    """Each setting's readout pulse, as the world decodes its unitary, measures the
+    direction `bell_settings` chose."""
+    design = AttemptDesign(alpha=0.1, protocol=protocol,
+                           period=8e-6 if protocol == "barrett-kok" else 4e-6)
+    config = BellTestConfig(protocol=protocol)
+    for node, directions in bell_settings(config).items():
+        program = bell_program(design, node, bell_settings(config))
+        for segment, direction in zip(program.segments[1:], directions, strict=True):
+            rotation = readout_rotation(direction)
+            assert (rotation is None) == (not segment.rotations)
+            unitary = np.eye(2, dtype=complex)
+            for pulse in segment.rotations:   # the world's spin dynamics for the I/Q pulse
+                i, q = (np.array([pulse.amplitude * f(pulse.phase)]) for f in (np.cos, np.sin))
+                unitary = step_unitaries(i, q, pulse.duration, RABI_FULL_SCALE_HZ, 0.0)[0] @ unitary
+            np.testing.assert_allclose(measured_direction(unitary), direction, atol=1e-9)
 
 
 def test_statistic_below_waits_for_data_and_ignores_nan():

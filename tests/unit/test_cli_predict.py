@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,6 +11,11 @@ from pathlib import Path
 import pytest
 
 from labctl.physics.link import LinkParameters, predict
+from labctl.physics.optics import fibre_loss_db_per_km
+from labctl.physics.presets import preset
+
+#: The default world (nv-short) sends unconverted 637 nm photons through its fibre.
+LOSS_637 = fibre_loss_db_per_km(637e-9)
 
 REPO = Path(__file__).parents[2]
 
@@ -27,7 +33,8 @@ def test_predict_link_json_has_the_documented_keys_and_the_model_values():
     assert {"p_herald", "rate_hz", "fidelity", "correlators", "chsh_S"} <= set(data)
     assert set(data["correlators"]) == {"XX", "YY", "ZZ"}
     expected = predict(LinkParameters(alpha=0.1, eta_a=0.002, eta_b=0.002,
-                                      phase_noise=0.3490658503988659))
+                                      phase_noise=0.3490658503988659,
+                                      fibre_loss_db_per_km=LOSS_637))
     assert data["p_herald"] == pytest.approx(expected.p_herald)
     assert data["fidelity"] == pytest.approx(expected.fidelity)
     assert data["rate_hz"] == pytest.approx(expected.rate_hz)
@@ -38,9 +45,39 @@ def test_asymmetric_eta_options_override_eta():
                              "--protocol", "barrett-kok", "--dark-count-rate", "0",
                              "--json").stdout)
     assert data["parameters"]["eta_a"] == 0.01 and data["parameters"]["eta_b"] == 0.02
-    arm = 10 ** (-0.2 * 0.001 / 10)  # 1 m of fibre per arm at 0.2 dB/km
+    arm = 10 ** (-LOSS_637 * 0.001 / 10)  # 1 m of fibre per arm at 637 nm
     assert data["p_herald"] == pytest.approx(0.01 * 0.02 / 2 * arm**2,
                                              rel=1e-6)
+
+
+def test_a_637_nm_link_over_10_km_pays_the_visible_fibre_loss():
+    """physics.md section 2: 5-8 dB/km at 637 nm. Over 10 km the photons barely arrive
+    (10^-2.5 to 10^-4 per 5 km arm), dark counts herald most attempts, and the rate is
+    ≈ 0.02 Hz; at 0.2 dB/km (the old figure for every wavelength) it was 0.54 Hz."""
+    data = json.loads(labctl("predict", "link", "--fibre-km", "10", "--json").stdout)
+    rates = [predict(dataclasses.replace(preset("nv-short"), fibre_km=10.0,
+                                         fibre_loss_db_per_km=loss)).rate_hz
+             for loss in (8.0, 5.0)]
+    assert rates[0] <= data["rate_hz"] <= rates[1]
+    assert data["rate_hz"] == pytest.approx(0.02, rel=0.1)
+    assert data["parameters"]["fibre_loss_db_per_km"] == LOSS_637
+
+
+def test_a_telecom_link_uses_0_2_db_per_km_and_the_option_overrides():
+    converted = json.loads(labctl("predict", "link", "--fibre-km", "10",
+                                  "--wavelength-nm", "1588", "--json").stdout)
+    assert converted["parameters"]["fibre_loss_db_per_km"] == 0.2
+    expected = predict(dataclasses.replace(preset("nv-short"), fibre_km=10.0,
+                                           fibre_loss_db_per_km=0.2))
+    assert converted["rate_hz"] == pytest.approx(expected.rate_hz)
+    assert converted["rate_hz"] > 20 * json.loads(labctl(
+        "predict", "link", "--fibre-km", "10", "--json").stdout)["rate_hz"]
+    telecom = json.loads(labctl("predict", "link", "--world", "nv-telecom-25km",
+                                "--json").stdout)
+    assert telecom["parameters"]["fibre_loss_db_per_km"] == 0.2
+    given = json.loads(labctl("predict", "link", "--fibre-km", "10", "--wavelength-nm",
+                              "1588", "--fibre-loss-db-km", "0.35", "--json").stdout)
+    assert given["parameters"]["fibre_loss_db_per_km"] == 0.35
 
 
 def test_predict_link_prints_for_people():
@@ -77,6 +114,12 @@ def test_sweep_json_shows_the_trade_off():
     (("--visibility", "nan"), "--visibility must be finite"),
     (("--alpha", "abc"), "invalid float value"),
     (("--readout-f0", "1.2"), "--readout-f0 must be within [0, 1]"),
+    (("--wavelength-nm", "-637"), "--wavelength-nm must be positive"),
+    (("--set", "alpha=0.1"), "--experiment and --set need --station"),
+    (("--station", "stations/two_node.yaml", "--alpha", "0.1"),
+     "--alpha cannot be used with --station"),
+    (("--station", "stations/two_node.yaml", "--experiment", "no_such_experiment"),
+     "no_such_experiment"),
 ])
 def test_bad_link_parameters_give_one_line_and_exit_2(args, message):
     result = labctl("predict", "link", *args)

@@ -301,6 +301,19 @@ def test_certification_table_in_stage_order_with_links_to_reported_runs():
         in page.plain
 
 
+def test_a_link_level_certification_says_so_and_names_the_limiting_pair():
+    document = certification_document(entanglement_distribution={"limiting": "node_a/node_c"})
+    document.update(scope="link", note="link-level stage; a network stage needs ≥ 3 end nodes")
+    certification = parse_certification(document)
+    page = Page(render_page([], certification, GENERATOR))
+    assert "Highest link-level stage attained: Prepare and measure" in page.plain
+    assert "a network stage needs ≥ 3 end nodes" in page.plain
+    assert "limited by node_a/node_c" in page.plain
+    document["stages"]["entanglement_distribution"]["limiting"] = 3
+    with pytest.raises(LabctlError, match=r"stages\.entanglement_distribution\.limiting"):
+        parse_certification(document)
+
+
 def test_no_stage_attained_is_said_plainly():
     document = certification_document()
     document["stage"] = "none"
