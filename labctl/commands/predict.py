@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 
 #: The world ``--world`` starts from when not given.
 DEFAULT_WORLD = "nv-short"
-#: The experiment ``--station`` predicts for when ``--experiment`` is not given.
-DEFAULT_EXPERIMENT = "entanglement"
 
 #: Command-line option -> (LinkParameters field, conversion to SI).
 _LINK_OPTIONS: dict[str, tuple[str, Any]] = {
@@ -140,8 +138,8 @@ def _add_station_options(parser: argparse.ArgumentParser) -> None:
     station.add_argument("--profile", default=station_module.DEFAULT_PROFILE,
                          help="station profile (default: %(default)s)")
     station.add_argument("--experiment",
-                         help=f"the experiment whose run to predict (default: "
-                              f"{DEFAULT_EXPERIMENT})")
+                         help="the experiment whose run to predict (with --station; "
+                              "see 'labctl experiments')")
     station.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          dest="settings",
                          help="a config value of the experiment, as for 'labctl run'; "
@@ -317,7 +315,7 @@ def station_link(station_path: str | Path, profile: str, experiment_name: str,
         finally:
             station.close()
     if link is None:
-        raise LabctlError(f"{experiment_name} on {where} sets up no entanglement attempt: "
+        raise LabctlError(f"{experiment_name} on {where} sets up no attempt of a link: "
                           "there is no link to predict")
     return link, experiment.config
 
@@ -380,7 +378,10 @@ def _predict_station_link(args: argparse.Namespace) -> int:
         option = "--" + given[0].replace("_", "-")
         raise ParameterError(f"{option} cannot be used with --station: the station's world "
                              "and the experiment's settings (--set) decide the link")
-    name = args.experiment or DEFAULT_EXPERIMENT
+    if args.experiment is None:   # labctl names no experiment: the user says which run
+        raise ParameterError("--station needs --experiment NAME: the run whose link to "
+                             "predict (see 'labctl experiments')")
+    name = args.experiment
     link, config = station_link(args.station, args.profile, name, args.settings)
     prediction = predict(link.params)
     result = summarise(prediction, link.readout_a, link.readout_b)

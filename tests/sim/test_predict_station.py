@@ -136,7 +136,14 @@ def test_a_link_that_can_violate_gets_no_warning(tmp_path):
 
 
 def test_a_lab_profile_says_what_it_cannot_predict(capsys):
-    code = cli.main(["predict", "link", "--station", str(STATION), "--profile", "lab"])
+    code = cli.main(["predict", "link", "--station", str(STATION), "--profile", "lab",
+                     "--experiment", "entanglement"])
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
     assert "names no simulator" in error and "cannot be predicted" in error
+
+
+def test_a_station_prediction_names_its_experiment(capsys):
+    code = cli.main(["predict", "link", "--station", str(STATION)])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "--experiment NAME" in error
