@@ -72,33 +72,52 @@ UNSTABILISED_PHASE_NOISE = 3.0
 class WorldConfig:
     """Physical constants of the simulated link (the station's ``world:`` section)."""
 
+    #: link physics defaults: V 0.9, σ_φ 15°, p_double 0.04, 5.5 µs reset (Humphreys et al.,
+    #: Nature 558, 268 (2018) and SI; `labctl.physics.presets`)
     preset: str = "nv-short"
     #: override the preset's two-photon visibility / residual phase noise (degrees rms)
     visibility: float | None = None
     phase_noise_deg: float | None = None
+    #: ZPL fraction 3 % (Humphreys 2018 SI); collection 15 %: labctl's assumption
     emitter: Emitter = field(
         default_factory=lambda: Emitter(zpl_fraction=0.03, collection_efficiency=0.15))
+    #: the NV⁻ zero-phonon line, 637.2 nm (Doherty et al., Phys. Rep. 528, 1 (2013))
     emitter_wavelength_nm: float = 637.22
+    #: lifetime-limited ~13 MHz broadened by spectral diffusion: labctl's assumption
     emitter_linewidth_hz: float = 100e6
+    #: the optical π pulse, 1 mW for 2 ns: labctl's assumption
     excitation_pi_power_w: float = 1e-3
     excitation_pi_duration_s: float = 2e-9
+    #: SNSPDs: > 90 % efficiency, ~1 Hz dark, 50 ps jitter (physics.md section 5)
     detector: Detector = field(default_factory=Detector)
+    #: 637 → 1588 nm PPLN conversion, 17 % at full pump (Dréau et al., PR Applied 9, 064031
+    #: (2018)); the 65 °C phase-matching point and the pump noise: labctl's assumptions
     converter: FrequencyConverter = field(
         default_factory=lambda: FrequencyConverter(phase_matching_temperature_c=65.0))
     converted_wavelength_nm: float = 1588.0
+    #: the 2 m link of Humphreys 2018; 0.2 dB/km at 1588 nm (the review's telecom figure)
     fibre_km: float = 0.002
     fibre_loss_db_per_km: float = 0.2
+    #: emitter-to-detector optical delay and per-path extra delays: labctl's assumptions
     optical_delay_s: float = 20e-9
     path_delay_s: dict[str, float] = field(default_factory=dict)
+    #: NV ground-state zero-field splitting D = 2.87 GHz (Doherty 2013), 2.878 GHz here for
+    #: a small bias field; 10 MHz Rabi at 10 dBm: labctl's assumption
     spin_frequency_hz: float = 2.878e9
     rabi_hz_at_reference: float = 10e6
     rabi_reference_dbm: float = 10.0
+    #: single-shot readout F0 0.950, F1 0.995 (Humphreys 2018) as Poisson photon means
     readout_photons_bright: float = -math.log(1 - 0.95)
     readout_photons_dark: float = -math.log(0.995)
+    #: phase-reference light reaching the detectors: labctl's assumption
     reference_photon_fraction: float = 1e-13
+    #: T2* 5 µs, echo T 1 ms, n 3 (Abobeih et al., Nat. Commun. 9, 2552 (2018)); 5e-4
+    #: dephasing per attempt: labctl's assumption, N_1/e ≈ 1000 (the order physics.md gives
+    #: for a ¹³C memory: > 1000 attempts, Reiserer et al., PRX 6, 021040 (2016); Kalb 2018)
     memory: Memory = field(default_factory=lambda: Memory(
         t2_star=5e-6, coherence_time=1e-3, decoupling_exponent=3.0,
         dephasing_per_attempt=5e-4))
+    #: any fixed number: a reproducible world
     seed: int = 20180613
 
     @classmethod
