@@ -19,7 +19,13 @@ Reported, with standard errors:
 - ``epsilon_t``: the transmission error with B's readout errors undone
   (A's readout errors are preparation errors, so they stay in): for the
   Pauli channel the six states probe, ½‖Λ − id‖◇ = p_x + p_y + p_z =
-  (Q_X + Q_Y + Q_Z)/2 with the corrected error rates Q;
+  (Q_X + Q_Y + Q_Z)/2 with the corrected error rates Q. That is exact for the
+  Pauli-twirled channel (what a protocol with random bases and bit values
+  sees) and, being 1 − F_pro, a lower bound for any channel: a coherent
+  error (a rotation by θ) has ½‖Λ − id‖◇ = sin(θ/2) but ΣQ/2 = sin²(θ/2).
+  ``epsilon_t_any_channel`` is an upper bound for every channel with these
+  error rates (`any_channel_transmission_bound`); the stage uses the twirled
+  value, the run's result reports both;
 - ``epsilon_m``: B's measurement error max(1 − F0, 1 − F1) from the readout
   fidelities in the config (measured by ``readout_fidelity``);
 - the asymptotic BB84 key fraction 1 − h(Q_X) − h(Q_Z) (Shor & Preskill,
@@ -56,6 +62,28 @@ class PrepareMeasureResult:
     secret_key_rate_hz: float = 0.0
     heralds: int = 0
     attempts: int = 0
+    #: upper bound on ½‖Λ − id‖◇ for any channel, coherent errors included
+    epsilon_t_any_channel: float = 0.0
+    epsilon_t_any_channel_err: float = 0.0
+
+
+def any_channel_transmission_bound(pauli_error: float, error: float) -> tuple[float, float]:
+    """Upper bound on ½‖Λ − id‖◇ for any qubit channel Λ whose six-state error rates give
+    ``pauli_error`` = (Q_X + Q_Y + Q_Z)/2, with its propagated standard error.
+
+    ΣQ/2 = 1 − F_pro, F_pro = ⟨Φ|J(Λ)|Φ⟩ the fidelity of the channel's normalised Choi
+    state with the maximally entangled one (Horodecki et al., PRA 60, 1888 (1999):
+    F_avg = (d F_pro + 1)/(d + 1), and six-state F_avg = 1 − ΣQ/3). Fuchs–van de Graaf
+    bounds the Choi states' trace distance by √(1 − F_pro), and ‖Λ − id‖◇ ≤ d‖J(Λ) −
+    J(id)‖₁ for normalised Choi states (Watrous, The Theory of Quantum Information, CUP
+    2018, ch. 3), so ½‖Λ − id‖◇ ≤ d √(ΣQ/2) with d = 2 (capped at 1).
+    """
+    if not (0.0 <= pauli_error <= 1.0 and error >= 0.0):
+        raise ValueError(f"a transmission error within [0, 1] is required, got {pauli_error}")
+    value = min(1.0, 2.0 * math.sqrt(pauli_error))
+    # d/dx 2√x = 1/√x; at 0, the bound of a rate one σ above it
+    spread = error / math.sqrt(pauli_error) if pauli_error > 0 else 2.0 * math.sqrt(error)
+    return value, spread
 
 
 def binary_entropy(q: float) -> float:
@@ -114,10 +142,13 @@ class PrepareMeasure(Entanglement):
             true_err[basis] = corrected.error / 2
         p = heralds / attempts
         fraction = max(0.0, 1.0 - binary_entropy(qber["X"]) - binary_entropy(qber["Z"]))
+        epsilon_t = sum(true_q.values()) / 2
+        epsilon_t_err = math.sqrt(sum(e**2 for e in true_err.values())) / 2
+        any_channel, any_channel_err = any_channel_transmission_bound(epsilon_t, epsilon_t_err)
         return PrepareMeasureResult(
             p=p, p_err=math.sqrt(p * (1 - p) / attempts),
-            epsilon_t=sum(true_q.values()) / 2,
-            epsilon_t_err=math.sqrt(sum(e**2 for e in true_err.values())) / 2,
+            epsilon_t=epsilon_t, epsilon_t_err=epsilon_t_err,
+            epsilon_t_any_channel=any_channel, epsilon_t_any_channel_err=any_channel_err,
             epsilon_m=max(1 - config.readout_f0, 1 - config.readout_f1),
             qber=qber, qber_err=qber_err, key_fraction=fraction,
             secret_key_rate_hz=heralds / seconds / 2 * fraction,

@@ -161,7 +161,7 @@ def record(world: World, duration: float) -> Recording:
                           channels, times, rng)
     if not gated:
         _free_running(world, duration, setting, clock, n_played, inputs, channels, times, rng)
-    _readout_shots(world, duration, inputs, channels, times, rng)
+    _readout_shots(world, duration, inputs, channels, times)
 
     return _finish(world, channels, times, attempts, heralds, duration)
 
@@ -206,8 +206,8 @@ def _free_running(world: World, duration: float, setting: LinkSetting | None,
 
 
 def _readout_shots(world: World, duration: float, inputs: dict[str, int],
-                   channels: list[NDArray[np.int64]], times: list[NDArray[np.float64]],
-                   rng: np.random.Generator) -> None:
+                   channels: list[NDArray[np.int64]], times: list[NDArray[np.float64]]
+                   ) -> None:
     """Nodes playing readout shots (no heralding): photons per shot, and a sync per shot.
 
     The first such node's readout pulses are the shots' sync.
@@ -223,16 +223,17 @@ def _readout_shots(world: World, duration: float, inputs: dict[str, int],
         if plan is None or plan.pass_duration <= 0:
             continue
         n = int(duration / plan.pass_duration)
-        bright = rng.random(n) < plan.bright_probability
+        own = world.node_rng(name)   # two nodes' scans are two independent memories
+        bright = own.random(n) < plan.bright_probability
         mean = np.where(bright, world.config.readout_photons_bright,
                         world.config.readout_photons_dark)
-        photons = rng.poisson(mean)
+        photons = own.poisson(mean)
         owner = np.repeat(np.arange(n), photons)
         shot_start = owner * plan.pass_duration + plan.readout_start
         key = f"readout_{name}"
         if inputs.get(key, UNCABLED) != UNCABLED:
             channels.append(np.full(len(owner), inputs[key]))
-            times.append(shot_start + rng.uniform(0.0, plan.readout_length, size=len(owner)))
+            times.append(shot_start + own.uniform(0.0, plan.readout_length, size=len(owner)))
         if not sync_done:
             syncs = (np.arange(n) * plan.pass_duration + plan.readout_start).astype(np.float64)
             channels.append(np.full(n, inputs["sync"]))

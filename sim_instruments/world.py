@@ -244,8 +244,19 @@ class World:
         #: SNSPD channel (1-based) of each heralding detector, from the SNSPD's wiring
         self.detector_channels = detector_channels or {"herald_plus": 1, "herald_minus": 2}
         self.rng = np.random.default_rng(config.seed)
+        self._node_rngs: dict[str, np.random.Generator] = {}
 
     # --- per-node pieces ---------------------------------------------------
+
+    def node_rng(self, node: str) -> np.random.Generator:
+        """The random stream of one node's own shots (its spin readout without a herald):
+        reproducible from the seed, and independent of every other node's, so that the
+        same scan on two nodes measures two memories, not one twice."""
+        rng = self._node_rngs.get(node)
+        if rng is None:
+            index = list(self.state.nodes).index(node) + 1
+            rng = self._node_rngs[node] = np.random.default_rng([self.config.seed, index])
+        return rng
 
     def sequence(self, node: str) -> DecodedSequence:
         return decode(self.state.nodes[node].awg, self.wirings.get(node, AwgWiring()))

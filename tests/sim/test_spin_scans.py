@@ -101,6 +101,20 @@ def test_memory_decays_with_entangling_attempts(tmp_path):
     assert_agrees(bright, shots, reported(p_bright), systematic=0.002)
 
 
+def test_the_same_scan_on_two_nodes_measures_two_memories(tmp_path):
+    """Each node's shots have their own random stream (`World.node_rng`): the same scan,
+    each in a fresh lab of the same seed, repeats itself on one node and differs between
+    nodes (before, node B's data were node A's, bit for bit)."""
+    def scan(folder: str, node: str) -> np.ndarray:
+        _, bright, _ = measured(tmp_path / folder, MemoryRobustness(MemoryConfig(
+            1, 2500, steps=3, seconds_per_point=1.0, node=node)))
+        return bright
+
+    a, again, b = scan("a", "node_a"), scan("a2", "node_a"), scan("b", "node_b")
+    assert np.array_equal(a, again)
+    assert not np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("settings, message", [
     (dict(start=1.0, stop=0.5), "need 0 <= start < stop"),
     (dict(start=0, stop=1e-6, steps=2), "steps must be at least 3"),
