@@ -34,9 +34,9 @@ def read_json_object(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     while True:
         line = process.stdout.readline()
-        if not line:
-            assert process.stderr is not None
-            raise AssertionError(f"the process ended: {process.stderr.read()}")
+        if not line:   # its stderr, where it was piped (else it went to ours)
+            said = process.stderr.read() if process.stderr is not None else "see its stderr"
+            raise AssertionError(f"the process ended: {said}")
         lines.append(line)
         if line.startswith("}"):
             return "".join(lines)

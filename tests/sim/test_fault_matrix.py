@@ -47,6 +47,7 @@ from labctl.engine.experiment import Block, RunContext
 from labctl.engine.runner import Engine
 from labctl.simulation import ControlClient, joining
 from labctl.station import LabStation
+from tests.waiting import read_json_object
 
 REPO = Path(__file__).parents[2]
 
@@ -106,12 +107,7 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lab]]:
                 [sys.executable, "-m", "labctl.cli", "sim", "serve", str(station), "--profile",
                  profile, "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
             processes.append(process)
-            assert process.stdout is not None
-            lines = []
-            while not (line := process.stdout.readline()).startswith("}"):
-                assert line, f"sim serve --profile {profile} ended"
-                lines.append(line)
-            announced = json.loads("".join(lines) + "}")
+            announced = json.loads(read_json_object(process))
             served[profile] = Lab(station, profile, ControlClient(announced["control_port"]))
         served["runtime"] = runtime  # type: ignore[assignment]
         yield served

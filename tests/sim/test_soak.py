@@ -31,6 +31,7 @@ import pytest
 from labctl.data.archive import Archive
 from labctl.simulation import ControlClient
 from tests.sim.test_fault_matrix import TIMEOUT_S, Lab, _station_file, hazards_off
+from tests.waiting import read_json_object
 
 pytestmark = pytest.mark.slow
 
@@ -73,12 +74,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, dict[st
     server = subprocess.Popen([sys.executable, "-m", "labctl.cli", "sim", "serve", str(station),
                                "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     try:
-        assert server.stdout is not None
-        lines = []
-        while not (line := server.stdout.readline()).startswith("}"):
-            assert line, "sim serve ended"
-            lines.append(line)
-        announced = json.loads("".join(lines) + "}")
+        announced = json.loads(read_json_object(server))
         yield Lab(station, "sim", ControlClient(announced["control_port"])), env
     finally:
         server.terminate()
