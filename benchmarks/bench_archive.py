@@ -3,7 +3,7 @@
 40 blocks of 1,000,000 time tags each (channel uint8 + timestamp int64, 9 MB
 a block) are stored three ways, each block durable before the next starts:
 
-- through `labctl.data.archive` (one fsync-ed ``.npz`` chunk per block plus
+- through `labctl.data.archive` (one fsync-ed, compressed chunk per block plus
   its committed index row);
 - through QCoDeS ``DataSet.add_results`` with ``paramtype="array"`` columns
   (blobs in SQLite, one commit per block; the fastest QCoDeS path);

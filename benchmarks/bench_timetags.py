@@ -51,16 +51,17 @@ DENSE_RATE = 5e6
 STREAM_BLOCK = 10_000_000
 
 
-def entanglement_stream(rng: np.random.Generator) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+def entanglement_stream(rng: np.random.Generator, attempts: int = ATTEMPTS
+                        ) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     """Syncs every attempt, round clicks, dark counts and readout photons, sorted by time."""
-    duration_ps = ATTEMPTS * ATTEMPT_PS
+    duration_ps = attempts * ATTEMPT_PS
     times, channels = [], []
     for offset in ROUND_OFFSETS_PS:
-        attempts = np.flatnonzero(rng.random(ATTEMPTS, dtype=np.float32) < CLICK_PROBABILITY)
-        delay = offset + rng.exponential(LIFETIME_PS, len(attempts)) \
-            + rng.normal(0.0, JITTER_PS, len(attempts))
-        times.append(attempts * ATTEMPT_PS + delay.astype(np.int64))
-        channels.append(rng.integers(2, 4, len(attempts)))
+        clicked = np.flatnonzero(rng.random(attempts, dtype=np.float32) < CLICK_PROBABILITY)
+        delay = offset + rng.exponential(LIFETIME_PS, len(clicked)) \
+            + rng.normal(0.0, JITTER_PS, len(clicked))
+        times.append(clicked * ATTEMPT_PS + delay.astype(np.int64))
+        channels.append(rng.integers(2, 4, len(clicked)))
     for channel, rate in ((2, DARK_COUNT_RATE), (3, DARK_COUNT_RATE), (4, READOUT_RATE)):
         count = rng.poisson(rate * duration_ps * 1e-12)
         times.append(rng.integers(0, duration_ps, count))
@@ -69,11 +70,11 @@ def entanglement_stream(rng: np.random.Generator) -> tuple[NDArray[np.uint8], ND
     order = np.argsort(other_times, kind="stable")
     other_times = other_times[order]
     other_channels = np.concatenate(channels)[order].astype(np.uint8)
-    syncs = np.arange(ATTEMPTS, dtype=np.int64) * ATTEMPT_PS
+    syncs = np.arange(attempts, dtype=np.int64) * ATTEMPT_PS
     at = np.searchsorted(syncs, other_times, side="right")
     timestamps = np.insert(syncs, at, other_times)
     del syncs
-    sync_channels = np.ones(ATTEMPTS, dtype=np.uint8)
+    sync_channels = np.ones(attempts, dtype=np.uint8)
     return np.insert(sync_channels, at, other_channels), timestamps
 
 

@@ -6,11 +6,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from labctl.data.chunk_format import SUFFIX
+
 
 def wait_for_blocks(data_dir: Path, count: int, timeout: float = 120.0) -> int:
     """The id of the newest run once ``count`` of its block chunks are on disk.
 
-    Watches the chunk files (``raw/run-N/block-NNNNNN.npz``) rather than the
+    Watches the chunk files (``raw/run-N/block-NNNNNN.zip``) rather than the
     database: opening the archive while the run's process is still creating
     it would race QCoDeS's schema set-up. AssertionError after ``timeout``.
     """
@@ -18,7 +20,7 @@ def wait_for_blocks(data_dir: Path, count: int, timeout: float = 120.0) -> int:
     while time.monotonic() < deadline:
         runs = sorted((int(folder.name.removeprefix("run-")), folder)
                       for folder in (data_dir / "raw").glob("run-*") if folder.is_dir())
-        if runs and len(list(runs[-1][1].glob("block-*.npz"))) >= count:
+        if runs and len(list(runs[-1][1].glob(f"block-*{SUFFIX}"))) >= count:
             return runs[-1][0]
         time.sleep(0.1)
     raise AssertionError("the run did not reach its blocks in time")

@@ -7,7 +7,8 @@
   database that indexes every block and holds each run's provenance.
 - `labctl.data.runs`: what a run is (`RunMetadata`, `RunInfo`, `RunData`).
 - `labctl.data.chunks`: the raw store, one fsync-ed, renamed, sha256-checked
-  ``.npz`` file per block, readable with plain numpy.
+  file per block (delta-encoded, Blosc2-compressed arrays in a ZIP:
+  `labctl.data.chunk_format`); older ``.npz`` chunks stay readable.
 - `labctl.data.liveness`: whether the process writing a run is still alive.
 - `labctl.data.locking`: bounded waits for a neighbour's write lock, and who holds it.
 - `labctl.data.storage`: the one-line refusals of a read-only, full or locked archive.

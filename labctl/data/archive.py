@@ -3,7 +3,7 @@
 Layout of an archive root (see `labctl.data.location` for where it is)::
 
     <root>/labctl.db                       QCoDeS SQLite database (WAL, synchronous=FULL)
-    <root>/raw/run-<id>/block-000000.npz   one chunk per block (`labctl.data.chunks`)
+    <root>/raw/run-<id>/block-000000.zip   one chunk per block (`labctl.data.chunks`)
 
 A labctl **run** is one or more QCoDeS datasets ("segments"): the dataset
 created when the run starts, and one more each time ``labctl resume``

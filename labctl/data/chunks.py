@@ -1,12 +1,14 @@
-"""The raw chunk store: one durably written ``.npz`` file per block, checked by sha256.
+"""The raw chunk store: one durably written file per block, checked by sha256.
 
 Raw time tags are too large for SQLite blobs, so every block's arrays go to
 their own file beside the index database::
 
-    <root>/raw/run-<run_id>/block-<index:06d>.npz
+    <root>/raw/run-<run_id>/block-<index:06d>.zip
 
-A chunk is an ordinary uncompressed ``numpy.savez`` archive, so ``np.load``
-(or any zip reader plus the ``.npy`` format) reads it without labctl.
+A chunk is a ZIP archive of Blosc2-compressed arrays with a JSON manifest,
+timestamps delta-encoded (`labctl.data.chunk_format`, which says how standard
+tools read it); chunks that older labctl versions wrote (``.npz``, plain
+``numpy.savez``) stay readable.
 
 Writing is crash-safe: the bytes go to a temporary file in the same folder,
 are flushed, hashed (sha256, read back from the file) and ``fsync``-ed; the
@@ -30,7 +32,6 @@ import contextlib
 import hashlib
 import os
 import secrets
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -39,6 +40,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from labctl.data.chunk_format import SUFFIX, ChunkFormatError, read_arrays, write_arrays
 from labctl.data.storage import is_out_of_space, out_of_space
 from labctl.errors import LabctlError
 
@@ -48,8 +50,6 @@ RAW_DIR = "raw"
 TEMP_SUFFIX = ".tmp"
 #: A writer's reserve of disk space for recording the run's end (a leftover after a kill).
 RESERVE_NAME = ".end-reserve"
-#: Keyword names numpy.savez takes itself, so no array can be called that.
-_SAVEZ_ARGUMENTS = frozenset({"file", "allow_pickle"})
 
 
 class ChunkError(LabctlError):
@@ -80,7 +80,7 @@ class ChunkStore:
 
     def chunk_path(self, run_id: int, block: int) -> Path:
         """Where block ``block`` of run ``run_id`` is stored."""
-        return self.run_dir(run_id) / f"block-{block:06d}.npz"
+        return self.run_dir(run_id) / f"block-{block:06d}{SUFFIX}"
 
     def write(self, run_id: int, block: int,
               arrays: Mapping[str, NDArray[Any]]) -> ChunkRecord:
@@ -97,7 +97,7 @@ class ChunkStore:
             self._make_durable_dir(folder)
             fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
             with os.fdopen(fd, "w+b") as file:
-                np.savez(file, allow_pickle=False, **checked)
+                write_arrays(file, checked)
                 file.flush()
                 file.seek(0)  # hash the bytes as the file holds them
                 digest = hashlib.file_digest(file, "sha256").hexdigest()
@@ -164,15 +164,11 @@ class ChunkStore:
              ) -> dict[str, NDArray[Any]]:
         """The chunk's arrays (all, or only ``names`` that it holds), checksum verified."""
         with self._verified(record) as (path, file):
+            file.seek(0)
             try:
-                file.seek(0)
-                with np.load(file, allow_pickle=False) as archive:
-                    wanted = archive.files if names is None else [
-                        name for name in names if name in archive.files]
-                    return {name: archive[name] for name in wanted}
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-                raise ChunkError(f"chunk {path} is not a readable .npz file: "
-                                 f"{' '.join(str(error).split())}") from None
+                return read_arrays(file, names, str(path))
+            except ChunkFormatError as error:
+                raise ChunkError(str(error)) from None
 
     @contextlib.contextmanager
     def _verified(self, record: ChunkRecord) -> Iterator[tuple[Path, BinaryIO]]:
@@ -228,14 +224,11 @@ class ChunkStore:
 
 
 def check_arrays(arrays: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
-    """``arrays`` as numpy arrays, refusing what a plain ``.npz`` cannot hold safely."""
+    """``arrays`` as numpy arrays, refusing what a chunk cannot hold safely."""
     checked: dict[str, NDArray[Any]] = {}
     for name, value in arrays.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ChunkError(f"array name {name!r} is not a valid identifier")
-        if name in _SAVEZ_ARGUMENTS:
-            raise ChunkError(f"array name {name!r} is reserved by numpy.savez; "
-                             "choose another")
         array = np.asarray(value)
         if array.dtype.hasobject:
             raise ChunkError(f"array {name!r} holds Python objects; only plain numeric, "

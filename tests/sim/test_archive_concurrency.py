@@ -196,7 +196,7 @@ def test_a_full_disk_fails_the_run_with_the_reason_and_resume_completes_it(tmp_p
         assert data.corrupt == () and data.blocks.tolist() == list(range(stopped_at))
     names = sorted(p.name for p in (copy / "raw" / "run-1").iterdir()
                    if p.name.startswith((".", "block-")))      # not the run's plot
-    assert names == [f"block-{b:06d}.npz" for b in range(stopped_at)], \
+    assert names == [f"block-{b:06d}.zip" for b in range(stopped_at)], \
         "a block that did not fit must leave no file behind"
     code, printed, err = _result(out, "resume")
     assert code == 0, err

@@ -6,7 +6,9 @@ unchanged on the default profile (labctl's drivers), on ``sim-qcodes``
 ``sim-swabian`` (a Swabian Time Tagger through its vendor API, cabled
 differently); every estimate that carries a standard error agrees between
 the profiles within 5 combined standard errors, and the stages' verdicts are
-the same.
+the same. Slow (`make test-all`): `make test` runs the default demo
+(tests/sim/test_demo.py) and each profile's own experiments
+(test_qcodes_profile.py, test_swabian_tagger.py).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def verdicts(demo: Any) -> list[str]:
             and not line.startswith("report:")]
 
 
+@pytest.mark.slow   # two whole demos (~4 min); make test keeps each profile's own checks
 @pytest.mark.xdist_group("demo")   # one worker runs each profile's demo once
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_demo_runs_unchanged_and_agrees_with_the_default_profile(demo_of, profile):

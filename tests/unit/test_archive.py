@@ -6,6 +6,7 @@ the crash tests kill real processes with SIGKILL.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sqlite3
@@ -15,6 +16,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import blosc2
 import numpy as np
 import pytest
 import qcodes
@@ -122,25 +124,30 @@ def test_append_is_committed_and_durable_when_it_returns(archive):
     assert [row[0] for row in rows] == [0, 1]
     for block, chunk, size in rows:
         path = archive.root / chunk
-        assert path.name == f"block-{block:06d}.npz"
+        assert path.name == f"block-{block:06d}.zip"
         assert path.stat().st_size == size
     assert not list((archive.root / "raw").rglob("*.tmp"))
     assert archive.info(writer.run_id).status == "running"
 
 
-def test_chunks_are_plain_npz_files_that_numpy_reads(archive):
+def test_chunks_are_zip_files_that_unzip_blosc2_and_numpy_read(archive):
     writer = archive.create_run(metadata(), ["counts", "rate"])
     write_blocks(writer, seed=3, count=2)
     writer.finish("completed")
-    path = archive.root / "raw" / f"run-{writer.run_id}" / "block-000001.npz"
+    path = archive.root / "raw" / f"run-{writer.run_id}" / "block-000001.zip"
     assert archive.load(writer.run_id).chunk_path(1) == path
+    _, arrays = block_payload(3, 1)
     with zipfile.ZipFile(path) as zipped:
-        assert sorted(zipped.namelist()) == ["channels.npy", "timestamps.npy"]
+        assert sorted(zipped.namelist()) == ["channels.b2nd", "manifest.json",
+                                             "timestamps.b2nd"]
         assert {info.compress_type for info in zipped.infolist()} == {zipfile.ZIP_STORED}
-    with np.load(path) as chunk:
-        _, arrays = block_payload(3, 1)
-        np.testing.assert_array_equal(chunk["timestamps"], arrays["timestamps"])
-        np.testing.assert_array_equal(chunk["channels"], arrays["channels"])
+        manifest = json.loads(zipped.read("manifest.json"))
+        assert manifest["arrays"]["timestamps"]["encoding"] == "delta"
+        assert manifest["arrays"]["channels"]["encoding"] == "none"
+        deltas = blosc2.ndarray_from_cframe(zipped.read("timestamps.b2nd"))[:]
+        channels = blosc2.ndarray_from_cframe(zipped.read("channels.b2nd"))[:]
+    np.testing.assert_array_equal(np.cumsum(deltas), arrays["timestamps"])
+    np.testing.assert_array_equal(channels, arrays["channels"])
 
 
 def test_runs_are_listed_oldest_first_with_status_and_blocks(archive):
@@ -256,7 +263,7 @@ def test_a_damaged_chunk_is_reported_and_the_rest_loads(archive, damage, caplog)
     writer = archive.create_run(metadata(), ["counts", "rate"])
     write_blocks(writer, seed=11, count=3)
     writer.finish("completed")
-    damaged = archive.root / "raw" / f"run-{writer.run_id}" / "block-000001.npz"
+    damaged = archive.root / "raw" / f"run-{writer.run_id}" / "block-000001.zip"
     damage(damaged)
 
     with caplog.at_level(logging.WARNING, logger="labctl.data"):
@@ -278,7 +285,7 @@ def test_damage_after_loading_is_caught_when_reading(archive, caplog):
     writer = archive.create_run(metadata(), ["counts", "rate"])
     write_blocks(writer, seed=12, count=2)
     data = archive.load(writer.run_id)
-    flip_a_byte(archive.root / "raw" / f"run-{writer.run_id}" / "block-000000.npz")
+    flip_a_byte(archive.root / "raw" / f"run-{writer.run_id}" / "block-000000.zip")
     with caplog.at_level(logging.WARNING, logger="labctl.data"):
         assert len(data.arrays("channels")) == 1
     assert "fails its sha256 checksum" in caplog.text
@@ -288,9 +295,9 @@ def test_crash_leftovers_without_index_rows_are_ignored_and_overwritten(archive)
     writer = archive.create_run(metadata(), ["counts", "rate"])
     write_blocks(writer, seed=13, count=2)
     folder = archive.root / "raw" / f"run-{writer.run_id}"
-    orphan = folder / "block-000002.npz"  # renamed, but its index row never committed
+    orphan = folder / "block-000002.zip"  # renamed, but its index row never committed
     orphan.write_bytes(b"half a chunk")
-    leftover = folder / ".block-000003.npz.4242.0badf00d.tmp"  # killed before the rename
+    leftover = folder / ".block-000003.zip.4242.0badf00d.tmp"  # killed before the rename
     leftover.write_bytes(b"\0" * 100)
 
     data = archive.load(writer.run_id)

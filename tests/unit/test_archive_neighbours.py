@@ -227,6 +227,7 @@ def test_insisting_on_writing_is_refused_where_the_folder_cannot_be_written(tmp_
 FILLER = textwrap.dedent("""
     import json, resource, sys
     from pathlib import Path
+    import numpy as np
     sys.path.insert(0, sys.argv[2])
     from tests.unit.test_archive_neighbours import metadata, arrays
     from labctl.data.archive import Archive
@@ -243,7 +244,8 @@ FILLER = textwrap.dedent("""
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
     outcome = {}
     try:
-        writer.append({"counts": 2.0}, arrays(2, size=131_072))
+        noise = np.random.default_rng(2).random(131_072)   # ~1 MB that does not compress
+        writer.append({"counts": 2.0}, {**arrays(2), "noise": noise})
     except LabctlError as error:
         outcome["error"] = str(error)
         outcome["type"] = type(error).__name__
@@ -263,14 +265,15 @@ def test_a_full_disk_fails_the_block_cleanly_and_the_run_resumes(tmp_path):
     assert outcome["error"].startswith(f"no space left on {root / 'raw' / 'run-1'} (")
     assert "block 2 of run 1 was not written" in outcome["error"]
     folder = root / "raw" / "run-1"
-    assert sorted(p.name for p in folder.iterdir()) == ["block-000000.npz", "block-000001.npz"]
+    assert sorted(p.name for p in folder.iterdir()) == ["block-000000.zip", "block-000001.zip"]
     with Archive(root) as archive:
         info = archive.info(1)
         assert (info.status, info.blocks) == ("failed", 2)
         assert info.reason == outcome["error"]
         writer = archive.resume_run(1)          # space is back: the run carries on
         assert writer.next_block == 2
-        writer.append({"counts": 2.0}, arrays(2, size=131_072))
+        noise = np.random.default_rng(2).random(131_072)   # ~1 MB that does not compress
+        writer.append({"counts": 2.0}, {**arrays(2), "noise": noise})
         writer.finish("completed")
         data = archive.load(1)
         assert data.corrupt == () and data.blocks.tolist() == [0, 1, 2]
