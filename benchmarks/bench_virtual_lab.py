@@ -31,7 +31,8 @@ from experiments.bringup import (
     record_raw_streams,
 )
 from labctl import station as station_module
-from wire_formats.idq_id1000 import encode_stream, merge_channels
+from labctl.timetags.merge import merge_channels
+from wire_formats.idq_id1000 import encode_stream
 
 RUN_SECONDS = 2000.0
 STREAM_SECONDS = 30.0

@@ -86,13 +86,9 @@ from qcodes.parameters import Parameter, create_on_off_val_mapping
 from labctl.errors import DriverError, LabctlError, TransportError
 from labctl.instruments.adapter import Adapter
 from labctl.instruments.tagger import Tags
+from labctl.timetags.merge import MAX_TIMESTAMP, merge_channels
 from labctl.transports.zmq_scpi import ZmqRequester, ZmqScpiClient, check_address
-from wire_formats.idq_id1000 import (
-    MAX_TIMESTAMP,
-    decode_stream,
-    merge_channels,
-    parse_histogram,
-)
+from wire_formats.idq_id1000 import decode_stream, parse_histogram
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,7 @@ from labctl.physics.sampling import (
     sample_attempts,
     sample_outcomes,
 )
+from labctl.timetags.merge import merge_time_ordered
 from sim_instruments.spin_shots import plan_shots
 from sim_instruments.world import LinkSetting, World
 
@@ -300,17 +301,22 @@ def _finish(world: World, channels: list[NDArray[np.int64]], times: list[NDArray
         dead_time[number] = setting.dead_time_ps * 1e-12
     keep = active[channel] & (time >= 0) & (time < duration)
     channel, time = channel[keep], time[keep] + delay[channel[keep]]
-    order = np.lexsort((time, channel))
-    channel, time = channel[order], time[order]
     detector_dead = world.config.detector.dead_time
-    mask = np.ones(len(time), dtype=bool)
-    for number in np.unique(channel):
-        members = np.flatnonzero(channel == number)
-        mask[members] = apply_dead_time(time[members], max(detector_dead, dead_time[number]))
-    channel, time = channel[mask], time[mask]
-    order = np.argsort(time, kind="stable")
-    stamps = np.round(time[order] * 1e12).astype(np.int64)
-    return Recording(channel[order].astype(np.uint8), np.maximum(stamps, 0), attempts, heralds)
+    # each input's tags in time order (ties as generated), its dead time applied
+    grouping = np.argsort(channel.astype(np.uint8), kind="stable")   # a radix sort
+    grouped = channel[grouping]
+    edges = np.flatnonzero(np.diff(grouped)) + 1
+    per_input: dict[int, NDArray[np.float64]] = {}
+    for first, end in zip(np.r_[0, edges], np.r_[edges, len(grouped)], strict=True):
+        if end == first:
+            continue
+        number = int(grouped[first])
+        own = time[grouping[first:end]]
+        own = own[np.argsort(own, kind="stable")]
+        per_input[number] = own[apply_dead_time(own, max(detector_dead, dead_time[number]))]
+    channels_out, merged = merge_time_ordered(per_input)
+    stamps = np.maximum(np.round(merged * 1e12).astype(np.int64), 0)
+    return Recording(channels_out, stamps, attempts, heralds)
 
 
 def input_rate(world: World, number: int) -> float:

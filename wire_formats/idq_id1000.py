@@ -9,6 +9,9 @@ two uint64. The same bytes make a ``start-save --format bin`` file. A frame
 carries one channel only, so the channel is not in the word. An empty frame
 ends the stream (the end IDQ's example stream client recognises).
 
+Merging the channels' streams into one is vendor-neutral
+(`labctl.timetags.merge.merge_channels`).
+
 Histograms: ``HIST<n>:DATA?`` answers a text list of bin counts that Python
 literal-evaluates to a list of ints (``[0, 12, 3]``).
 
@@ -18,7 +21,6 @@ Vectorised: no loop per tag.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -28,8 +30,6 @@ from numpy.typing import ArrayLike, NDArray
 TIMESTAMP_DTYPE = np.dtype("<u8")
 #: numpy dtype of one tag with its reference index (``--with-ref-index``).
 REF_INDEXED_DTYPE = np.dtype([("timestamp", "<u8"), ("ref_index", "<u8")])
-#: Largest timestamp labctl accepts from a stream (its tags are int64 ps).
-MAX_TIMESTAMP = (1 << 63) - 1
 
 
 def encode_stream(timestamps: ArrayLike, ref_index: ArrayLike | None = None) -> bytes:
@@ -61,29 +61,6 @@ def decode_stream(payload: bytes, with_ref_index: bool = False
         return (np.asarray(words["timestamp"], dtype=np.uint64),
                 np.asarray(words["ref_index"], dtype=np.uint64))
     return np.asarray(words, dtype=np.uint64), None
-
-
-def merge_channels(streams: Mapping[int, NDArray[np.integer]]
-                   ) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-    """Merge per-channel timestamps into ``(channels, timestamps)`` in time order.
-
-    Ties keep channel order (a stable sort). Raises `ValueError` for a
-    timestamp beyond `MAX_TIMESTAMP` or a channel outside 1..255.
-    """
-    if not streams:
-        return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
-    for channel, times in streams.items():
-        if not 1 <= channel <= 255:
-            raise ValueError(f"channel {channel} is not within 1..255")
-        if times.size and int(times.max()) > MAX_TIMESTAMP:
-            raise ValueError(f"channel {channel}: timestamp {int(times.max())} exceeds "
-                             f"{MAX_TIMESTAMP}")
-    order = sorted(streams)
-    times = np.concatenate([np.asarray(streams[c]).astype(np.int64) for c in order])
-    channels = np.repeat(np.asarray(order, dtype=np.uint8),
-                         [np.asarray(streams[c]).size for c in order])
-    index = np.argsort(times, kind="stable")
-    return channels[index], np.asarray(times[index], dtype=np.int64)
 
 
 def format_histogram(counts: ArrayLike) -> str:

@@ -8,7 +8,8 @@ whose members are stored, not deflated:
 - ``<name>.b2nd``: the array's values (after its encoding), flattened in C
   order, as a Blosc2 N-dimensional frame (python-blosc2
   ``NDArray.to_cframe``): zstd at level 1 behind the byte-shuffle filter,
-  the dtype in the frame, the shape in the manifest.
+  the values in native byte order, the dtype as given (byte order included)
+  and the shape in the manifest.
 
 Encodings: ``delta`` for one-dimensional 64-bit integer arrays (time tags'
 timestamps): the member holds ``x[0], x[1] - x[0], ...`` in wrapping 64-bit
@@ -64,13 +65,14 @@ def write_arrays(file: BinaryIO, arrays: Mapping[str, NDArray[Any]]) -> None:
     manifest: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                                 "codec": "blosc2 zstd level 1, byte shuffle", "arrays": {}}
     members: list[tuple[str, bytes]] = []
-    for name, array in arrays.items():
+    for name, given in arrays.items():
+        array = given.astype(given.dtype.newbyteorder("="), copy=False)  # blosc2: native
         encoding = "delta" if delta_encoded(array) else "none"
         stored = _delta(array) if encoding == "delta" else array
         member = name + MEMBER_SUFFIX
         flat = np.ascontiguousarray(stored).reshape(-1)   # the manifest keeps the shape
         members.append((member, blosc2.asarray(flat, cparams=_CPARAMS).to_cframe()))
-        manifest["arrays"][name] = {"member": member, "dtype": array.dtype.str,
+        manifest["arrays"][name] = {"member": member, "dtype": given.dtype.str,
                                     "shape": list(array.shape), "encoding": encoding}
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
@@ -124,16 +126,16 @@ def _decode(archive: zipfile.ZipFile, name: str, entry: dict[str, Any],
         raise ChunkFormatError(f"chunk {where}: array {name!r} cannot be decoded: "
                                f"{error}") from None
     dtype, shape = np.dtype(entry["dtype"]), tuple(entry["shape"])
-    if stored.dtype != dtype or stored.size != int(np.prod(shape)):
+    if stored.dtype != dtype.newbyteorder("=") or stored.size != int(np.prod(shape)):
         raise ChunkFormatError(f"chunk {where}: array {name!r} is {stored.dtype} "
                                f"{stored.shape}, its manifest says {dtype} {shape}")
     stored = stored.reshape(shape)
     if entry["encoding"] == "delta":
-        return np.cumsum(stored, dtype=dtype)             # wraps as the encoding did
-    if entry["encoding"] != "none":
+        stored = np.cumsum(stored, dtype=stored.dtype)    # wraps as the encoding did
+    elif entry["encoding"] != "none":
         raise ChunkFormatError(f"chunk {where}: array {name!r} has an unknown encoding "
                                f"{entry['encoding']!r}")
-    return stored
+    return stored.astype(dtype, copy=False)               # the byte order written
 
 
 def _read_npz(file: BinaryIO, names: tuple[str, ...] | None) -> dict[str, NDArray[Any]]:

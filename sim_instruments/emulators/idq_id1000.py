@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from labctl.timetags.merge import MAX_TIMESTAMP
 from sim_instruments.acquisition import Recording, input_rate, record
 from sim_instruments.emulators.scpi import (
     DATA_OUT_OF_RANGE,
@@ -67,7 +68,7 @@ from sim_instruments.emulators.scpi import (
 )
 from sim_instruments.world import World
 from sim_instruments.world_state import TaggerState
-from wire_formats.idq_id1000 import MAX_TIMESTAMP, format_histogram
+from wire_formats.idq_id1000 import format_histogram
 
 _EDGES = {"RISing": "RISING", "FALLing": "FALLING"}
 _COUPLINGS = {"DC": "DC", "AC": "AC"}

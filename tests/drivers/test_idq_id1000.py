@@ -25,7 +25,6 @@ from wire_formats.idq_id1000 import (
     decode_stream,
     encode_stream,
     format_histogram,
-    merge_channels,
     parse_histogram,
 )
 
@@ -165,13 +164,6 @@ def test_a_torn_frame_and_negative_timestamps_are_refused():
         decode_stream(b"\x00" * 12)
     with pytest.raises(ValueError, match="negative"):
         encode_stream(np.array([-1]))
-
-
-def test_channels_merge_in_time_order():
-    channels, times = merge_channels({2: np.array([5, 9], dtype=np.uint64),
-                                      1: np.array([1, 5, 20], dtype=np.uint64)})
-    np.testing.assert_array_equal(times, [1, 5, 5, 9, 20])
-    np.testing.assert_array_equal(channels, [1, 1, 2, 2, 1])
 
 
 @given(st.lists(st.integers(0, 10**12), max_size=50))

@@ -33,8 +33,10 @@ REPO = Path(__file__).parents[2]
 LABCTL = [sys.executable, "-m", "labctl.cli"]
 BLOCKS = 8
 SETTINGS = ["--set", f"blocks={BLOCKS}", "--set", "block_seconds=0.2",
-            "--set", "conditional_filter=false"]   # ~330 kB per chunk
+            "--set", "conditional_filter=false"]   # ~36k tags a block
 ROUNDS = 3
+#: Blocks whose chunks fill a small disk: ~900k tags a block.
+FULL_DISK_SETTINGS = [*SETTINGS, "--set", "block_seconds=5"]
 
 
 def check_run(archive: Archive, run_id: int, blocks: int) -> None:
@@ -83,7 +85,7 @@ def _namespaces_available(probe: Path) -> bool:
     if shutil.which("unshare") is None:
         return False
     result = subprocess.run(["unshare", "-m", "sh", "-c",
-                             f"mount -t tmpfs -o size=64k tmpfs {probe}"],
+                             f"mount -t tmpfs -o size=2450k tmpfs {probe}"],
                             capture_output=True, timeout=30, check=False)
     return result.returncode == 0
 
@@ -171,11 +173,11 @@ def test_a_full_disk_fails_the_run_with_the_reason_and_resume_completes_it(tmp_p
     disk, out, copy = tmp_path / "disk", tmp_path / "out", tmp_path / "after"
     disk.mkdir()
     out.mkdir()
-    # The index (its WAL grows by ~250 kB a block: QCoDeS rewrites the run's row, snapshot
-    # included) and a few ~330 kB chunks fit, not all 8 blocks.
-    namespace(f"set -e\nmount -t tmpfs -o size=3500k tmpfs '{disk}'\nset +e\n"
-              + _labctl(out, "run", "run", "herald_rate", *SETTINGS, "--json", "--data-dir",
-                        str(disk))
+    # The index with the run's reserve for its end (~2.7 MB) and the first blocks'
+    # chunks (~130 kB each, compressed) fit, not all 8 blocks.
+    namespace(f"set -e\nmount -t tmpfs -o size=3300k tmpfs '{disk}'\nset +e\n"
+              + _labctl(out, "run", "run", "herald_rate", *FULL_DISK_SETTINGS, "--json",
+                        "--data-dir", str(disk))
               + f"cp -a '{disk}' '{copy}'\n"
               + f"mount -o remount,size=64m '{disk}'\n"
               + _labctl(out, "resume", "resume", "1", "--json", "--data-dir", str(disk))

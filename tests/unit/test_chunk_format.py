@@ -20,6 +20,8 @@ from labctl.data.chunk_format import (
 from labctl.data.chunks import ChunkError, ChunkRecord, ChunkStore
 
 INT64 = np.iinfo(np.int64)
+ANY_DTYPE = (hnp.scalar_dtypes() | hnp.byte_string_dtypes() | hnp.unicode_string_dtypes()
+             | hnp.integer_dtypes(endianness=">") | hnp.floating_dtypes(endianness=">"))
 
 
 def round_trip(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -53,9 +55,8 @@ def test_any_int64_timestamps_and_channels_round_trip_bit_exactly(timestamps, ch
                      round_trip({"timestamps": timestamps, "channels": channels}))
 
 
-@settings(max_examples=30, deadline=None)
-@given(hnp.arrays(hnp.scalar_dtypes(), hnp.array_shapes(min_dims=0, max_dims=3,
-                                                        min_side=0, max_side=6)))
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(ANY_DTYPE, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=6)))
 def test_arrays_of_any_plain_dtype_and_shape_round_trip(array):
     assert_bit_exact({"values": array}, round_trip({"values": array}))
 
