@@ -48,7 +48,6 @@ MEMBER_SUFFIX = ".b2nd"
 
 _CPARAMS = {"codec": blosc2.Codec.ZSTD, "clevel": 1, "filters": [blosc2.Filter.SHUFFLE],
             "filters_meta": [0], "nthreads": 1}
-_DPARAMS = {"nthreads": 1}
 
 
 class ChunkFormatError(LabctlError):
